@@ -1,0 +1,63 @@
+// swift-tools-version:6.2
+//
+// ScanTap: a libpcap scan sensor. Libraries named by layer, a thin executable on top.
+// The dependency graph runs one way: capture and wire decoding at the bottom, detection over
+// decoded packets, reporting over episodes, the sensor wiring it all, the executables last.
+import PackageDescription
+
+let package = Package(
+    name: "ScanTap",
+    products: [
+        .executable(name: "scantap", targets: ["scantap"]),
+        .library(name: "ScanDetection", targets: ["ScanDetection"]),
+    ],
+    targets: [
+        // libpcap's headers and library, found through pkg-config. Only PacketCapture imports it.
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Packet decoding: link layer to TCP/UDP/ICMP, pure Swift, no allocation per packet.
+        .target(name: "WireFormat"),
+        // The one Swift module over libpcap: savefiles, live handles, BPF programs, statistics.
+        .target(name: "PacketCapture", dependencies: ["CPcap", "WireFormat"]),
+        // The lock-free per-source table, scan detection rules and episodes.
+        .target(name: "ScanDetection", dependencies: ["WireFormat"]),
+        // Output: JSON lines and the human table.
+        .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
+        // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
+        .target(
+            name: "ScanTapSensor",
+            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanReport"]
+        ),
+        .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),
+        // Frame building for tests and the benchmark's synthetic capture; not part of the sensor.
+        .target(name: "_ScanTapTestSupport", dependencies: ["WireFormat"]),
+        // Benchmarks and the synthetic capture generator; `swift run -c release scantap-bench`.
+        .executableTarget(
+            name: "scantap-bench",
+            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanTapSensor", "_ScanTapTestSupport"]
+        ),
+
+        .testTarget(name: "WireFormatTests", dependencies: ["WireFormat", "_ScanTapTestSupport"]),
+        .testTarget(
+            name: "PacketCaptureTests", dependencies: ["PacketCapture", "WireFormat", "_ScanTapTestSupport"]),
+        .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
+        .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
+        .testTarget(
+            name: "ScanTapSensorTests",
+            dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Every target: imports stay internal unless marked public, and members are visible only
+// through modules imported in the file itself.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}

@@ -1,0 +1,63 @@
+public import WireFormat
+
+/// Every tunable of scan detection, with its default and the reason for it: the sensor's
+/// `params.h`. The README's "Tunables" table mirrors this file.
+public struct DetectorConfiguration: Sendable {
+    /// Sources tracked at once; rounded up to a power of two. Memory is fixed at start-up:
+    /// `SourceTable.bytesPerSource` (448) bytes each, so the default 65,536 costs 28 MiB — in the
+    /// range of Snort 3's 10 MiB port-scan memcap, but holding distinct-count bitmaps for every
+    /// source. A flood of spoofed sources evicts idle entries; it cannot grow memory.
+    public var maxSources = 65_536
+
+    /// Slots examined for one source before evicting (scanlogd's `HASH_MAX` is 16). Eight slots
+    /// keep a lookup within a few cache lines, and the keyed hash means an attacker cannot aim
+    /// sources at one probe window.
+    public var probeLimit = 8
+
+    /// A scan episode closes after this long without a probe from its source. Zeek's
+    /// simple-scan and old Bro both expire scan state after 15 minutes; nmap's slowest timing
+    /// (`-T0`, one probe per 5 minutes) stays inside one episode.
+    public var idleGap: Duration = .seconds(15 * 60)
+
+    /// An episode that is still going is closed and reported after this long, so a scanner that
+    /// never pauses still produces a `scan` line at least hourly; the next probe starts a new one.
+    public var maxEpisodeLength: Duration = .seconds(60 * 60)
+
+    /// How often (in packet time) open episodes are checked for closing. One second keeps
+    /// closing times within a second of the rule at the cost of one table pass per second.
+    public var sweepInterval: Duration = .seconds(1)
+
+    /// Sequential test, TRW-style (Jung et al. 2004, θ0 = 0.8, θ1 = 0.2, α = β = 0.01): each
+    /// failed first contact multiplies the likelihood ratio by (1−θ1)/(1−θ0) = 4 and each success
+    /// by θ1/θ0 = 1/4, so the walk moves one step per outcome and a source is a scanner once the
+    /// ratio exceeds (1−β)/α = 99, i.e. after 4 net failures (4⁴ = 256 > 99 > 4³).
+    public var failureStepsToDeclare = 4
+
+    /// The lowest the walk can go: successes stop earning credit here, so a scanner cannot
+    /// bank a few cheap successful connections to hide any number of failures (Mell & Harang
+    /// 2013). Four steps is TRW's own benign decision (4 straight successes).
+    public var successCreditLimit = 4
+
+    /// Second path, for captures where answers are not visible (one direction of a tap, or the
+    /// scanner's side only): distinct first contacts still unanswered. 50 sits between Zeek
+    /// simple-scan's 25 and old Bro's 50-port threshold, high enough that a browser opening
+    /// connections to dozens of hosts before the first answers arrive is not accused.
+    public var unansweredContactsToDeclare = 50
+
+    /// Episodes with at most this many distinct ports are horizontal (one or few ports across
+    /// hosts), as Zeek simple-scan classifies address scans.
+    public var horizontalPortLimit = 5
+
+    /// Exact destination ports kept per source for reports (scanlogd keeps 20).
+    public static let portSampleSize = 16
+
+    /// Sources never tracked: the operator's own vulnerability scanners (`--ignore`).
+    public var ignoredSources: [IPPrefix] = []
+
+    /// IPv6 sources are keyed by this prefix length (`--ipv6-group`); 128 keys each address.
+    /// Scanners rotate through addresses of one /64 (Richter et al., IMC 2022): grouping
+    /// counts them as one source, at the price of merging unrelated hosts behind one prefix.
+    public var ipv6GroupPrefixLength = 128
+
+    public init() {}
+}

@@ -1,0 +1,192 @@
+public import WireFormat
+
+/// Turns decoded packets into per-source state, declares scanners, and closes episodes.
+///
+/// `process` is called by every capture thread concurrently and takes no lock (see
+/// `SourceTable`). `sweep` and `closeAll` are called by one thread at a time: the reader thread
+/// itself for savefiles, the sweeper thread for live capture.
+public final class ScanDetector: Sendable {
+    public let configuration: DetectorConfiguration
+    public let table: SourceTable
+    private let ipv6GroupLength: Int
+    private let groupsIPv6: Bool
+
+    public convenience init(configuration: DetectorConfiguration) {
+        self.init(configuration: configuration, keys: .random())
+    }
+
+    init(configuration: DetectorConfiguration, keys: SourceTable.BitmapKeys) {
+        self.configuration = configuration
+        self.table = SourceTable(maxSources: configuration.maxSources, probeLimit: configuration.probeLimit, keys: keys)
+        self.ipv6GroupLength = configuration.ipv6GroupPrefixLength
+        self.groupsIPv6 = configuration.ipv6GroupPrefixLength < 128
+    }
+
+    @inline(__always)
+    private func key(_ address: IPAddress) -> IPAddress {
+        groupsIPv6 && !address.isIPv4 ? address.masked(toPrefixLength: ipv6GroupLength) : address
+    }
+
+    /// Accounts one packet. Returns an alert when this packet made its source a scanner.
+    public func process(_ packet: DecodedPacket) -> Alert? {
+        guard packet.transport == .tcp else { return nil }
+        let flags = packet.tcpFlags
+        if flags.contains(.syn) {
+            // A SYN/ACK answers someone else's attempt: it is never a probe (backscatter, or a
+            // server answering), only an outcome for the source it is sent to.
+            return flags.contains(.ack) ? answer(packet, success: true).alert : probe(packet)
+        }
+        if flags.contains(.rst) {
+            let outcome = answer(packet, success: false)
+            if !outcome.matched && !flags.contains(.ack) {
+                vote(packet, Field.halfOpenResets)
+            }
+            return outcome.alert
+        }
+        if flags == .ack && packet.payloadLength == 0 {
+            vote(packet, Field.handshakes)
+        }
+        return nil
+    }
+
+    private typealias Field = SourceTable.Field
+
+    /// An unsolicited connection attempt from `packet.source`.
+    private func probe(_ packet: DecodedPacket) -> Alert? {
+        let source = packet.source
+        if !configuration.ignoredSources.isEmpty,
+            configuration.ignoredSources.contains(where: { $0.contains(source) })
+        {
+            return nil
+        }
+        let now = packet.timestamp.nanoseconds
+        guard let slot = table.findOrInsert(key(source), address: source, now: now) else { return nil }
+        table.add(slot, Field.probes)
+        table.touch(slot, now: now)
+        let options = packet.tcpOptions
+        let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
+            || options.has(TCPOptionSummary.windowScale)
+        table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
+
+        // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
+        // can land on a set bit, and the port and host maps must not inherit that loss.
+        let port = packet.destinationPort
+        if table.insertBit(slot, Field.portBitmap, table.portIndex(port)) { table.samplePort(slot, port) }
+        _ = table.insertBit(slot, Field.hostBitmap, table.hostIndex(packet.destination))
+        guard table.insertBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: port))
+        else { return nil }  // A retransmission or repeat: not a new first contact.
+        let contacts = Int(table.add(slot, Field.contacts))
+
+        let answered = Int(table.load(slot, Field.successes) &+ table.load(slot, Field.failures))
+        guard contacts - answered >= configuration.unansweredContactsToDeclare,
+            table.declare(slot, path: SourceTable.State.byUnansweredCount, detectedAfter: contacts, at: now)
+        else { return nil }
+        return alert(slot, contacts: contacts, at: packet.timestamp, path: .unansweredContacts)
+    }
+
+    /// A SYN/ACK or RST from a target back to a tracked source: the outcome of a first contact.
+    private func answer(_ packet: DecodedPacket, success: Bool) -> (matched: Bool, alert: Alert?) {
+        guard let slot = table.find(key(packet.destination)) else { return (false, nil) }
+        let pair = table.pairIndex(host: packet.source, port: packet.sourcePort)
+        guard table.testBit(slot, Field.pairBitmap, pair) else { return (false, nil) }
+        // Each first contact is scored once, whatever the retransmissions.
+        guard table.insertBit(slot, Field.answeredBitmap, pair) else { return (true, nil) }
+        if success {
+            table.add(slot, Field.successes)
+            _ = table.step(slot, by: -1, floor: Int64(configuration.successCreditLimit))
+            return (true, nil)
+        }
+        table.add(slot, Field.failures)
+        let score = table.step(slot, by: 1, floor: Int64(configuration.successCreditLimit))
+        guard score >= configuration.failureStepsToDeclare else { return (true, nil) }
+        let contacts = Int(table.load(slot, Field.contacts))
+        guard table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
+            at: packet.timestamp.nanoseconds)
+        else { return (true, nil) }
+        return (true, alert(slot, contacts: contacts, at: packet.timestamp, path: .sequentialTest))
+    }
+
+    /// Counts a packet the source sends on a pair it probed: the technique's evidence.
+    private func vote(_ packet: DecodedPacket, _ field: Int) {
+        guard let slot = table.find(key(packet.source)),
+            table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
+        else { return }
+        table.add(slot, field)
+    }
+
+    private func alert(_ slot: Int, contacts: Int, at time: Timestamp, path: DecisionPath) -> Alert {
+        let address = IPAddress(high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
+        return Alert(
+            source: address,
+            technique: Self.technique(
+                handshakes: Int(table.load(slot, Field.handshakes)),
+                halfOpenResets: Int(table.load(slot, Field.halfOpenResets)),
+                stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs))),
+            detectedAfter: contacts, time: time, path: path)
+    }
+
+    /// SYN or connect. What the source did after open ports answered decides: a completed
+    /// handshake means the operating system's stack (connect), a bare RST means a raw-packet
+    /// scanner tearing down half-open connections (syn). When no port was open the SYNs
+    /// themselves decide: an operating system sends SACK-permitted, timestamps or window scale;
+    /// raw-packet scanners send no options or MSS only.
+    static func technique(handshakes: Int, halfOpenResets: Int, stackSYNs: Int, rawSYNs: Int) -> ScanTechnique {
+        if handshakes != halfOpenResets { return handshakes > halfOpenResets ? .connect : .syn }
+        return stackSYNs > rawSYNs ? .connect : .syn
+    }
+
+    // MARK: Episodes
+
+    /// Reports the episodes due at `now` (idle or too long) and frees idle sources that were
+    /// never declared. Not reentrant: one sweeper at a time.
+    public func sweep(now: Timestamp) -> [Episode] {
+        var episodes: [Episode] = []
+        let idle = configuration.idleGap.nanosecondCount
+        let longest = configuration.maxEpisodeLength.nanosecondCount
+        for slot in 0..<table.capacity {
+            // Cheap test first: most slots are empty or busy.
+            let tag = table.load(slot, Field.tag)
+            guard tag != 0 else { continue }
+            let lastSeen = Int64(bitPattern: table.load(slot, Field.lastSeen))
+            let firstSeen = Int64(bitPattern: table.load(slot, Field.firstSeen))
+            let isIdle = now.nanoseconds &- lastSeen >= idle
+            let isLong = now.nanoseconds &- firstSeen >= longest
+            guard isIdle || isLong else { continue }
+            guard let snapshot = table.snapshot(slot) else { continue }
+            if snapshot.declared {
+                episodes.append(episode(from: snapshot, end: isIdle ? .idle : .maximumLength))
+                table.release(slot, tag: tag)
+            } else if isIdle {
+                table.release(slot, tag: tag)
+            }
+        }
+        return episodes.sorted { $0.firstSeen < $1.firstSeen }
+    }
+
+    /// Reports every open episode: the input ended or the sensor is stopping.
+    public func closeAll() -> [Episode] {
+        var episodes: [Episode] = []
+        for slot in 0..<table.capacity {
+            guard let snapshot = table.snapshot(slot), snapshot.declared else { continue }
+            episodes.append(episode(from: snapshot, end: .endOfInput))
+            table.release(slot, tag: snapshot.tag)
+        }
+        return episodes.sorted { $0.firstSeen < $1.firstSeen }
+    }
+
+    func episode(from s: SourceSnapshot, end: EpisodeEnd) -> Episode {
+        let shape: ScanShape =
+            s.distinctTargets <= 1 ? .vertical
+            : s.distinctPorts <= configuration.horizontalPortLimit ? .horizontal : .block
+        return Episode(
+            source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
+            technique: Self.technique(
+                handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
+                rawSYNs: s.rawSYNs),
+            shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
+            distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
+            detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,
+            decidedBy: s.decidedBySequentialTest ? .sequentialTest : .unansweredContacts,
+            successes: s.successes, failures: s.failures, end: end)
+    }
+}

@@ -1,0 +1,462 @@
+import Synchronization
+public import WireFormat
+
+/// A fixed-capacity table of per-source state that capture threads update concurrently without
+/// locks, while a sweeper reads it to open and close episodes.
+///
+/// ## Layout
+/// One allocation of `capacity × wordsPerSlot` atomic 64-bit words, made at start-up and never
+/// grown. A slot is 7 cache lines (448 bytes): a header line with everything a probe touches
+/// (tag, address, state, times, counters), a line of outcome counters, a line with the port
+/// sample, then four 512-bit bitmaps (contacted (host, port) pairs, answered pairs, ports,
+/// hosts) for linear-counting estimates of distinct values.
+///
+/// ## Concurrency
+/// Every field is an `Atomic<UInt64>`; updates are relaxed loads, `bitwiseOr`/`wrappingAdd` and
+/// compare-exchange, never a lock. A free slot's fields are all zero, so a slot is claimed by a
+/// single compare-exchange of its tag word (0 → the key's keyed hash, always odd): from that
+/// instant every thread that looks the source up finds the same slot and may update it, and the
+/// claimant only fills in the address and times and sets the `ready` bit. Whoever frees a slot
+/// (the sweeper, or an insertion evicting a stale source) first swaps its tag for `busy` (an even
+/// value no key hashes to), zeroes the fields, and only then publishes the new tag or 0 with a
+/// releasing store; the sweeper skips slots that are not `ready`.
+///
+/// What is given up to stay lock-free: an update that races the eviction (or the sweeper's
+/// release) of its own source can land in the slot's next occupant — at most the one packet
+/// each racing thread is applying — and two threads inserting the same new source while its
+/// slot is being scrubbed may give it two slots for a moment. With a single capture thread
+/// (every `read`) none of this can happen. Two sources whose 64-bit keyed hashes are equal would
+/// share a slot; with a secret per-process key that is a 2⁻⁶³ accident an attacker cannot aim for.
+public final class SourceTable: @unchecked Sendable {
+    // @unchecked: all shared mutable state is behind `Atomic` words; see "Concurrency" above.
+
+    /// Word offsets inside a slot.
+    enum Field {
+        // Header line: touched by every probe.
+        static let tag = 0
+        static let addressHigh = 1
+        static let addressLow = 2
+        static let state = 3
+        static let firstSeen = 4
+        static let lastSeen = 5
+        static let probes = 6
+        static let contacts = 7
+        // Outcome line: touched by answers.
+        static let successes = 8
+        static let failures = 9
+        static let score = 10
+        static let handshakes = 11
+        static let halfOpenResets = 12
+        static let stackSYNs = 13
+        static let rawSYNs = 14
+        static let sampleCount = 15
+        // Declaration and port sample.
+        static let detectedAfter = 16
+        static let declaredAt = 17
+        static let portSample = 18  // 4 words: 16 ports of 16 bits
+        // Bitmaps, 8 words (512 bits) each.
+        static let pairBitmap = 24
+        static let answeredBitmap = 32
+        static let portBitmap = 40
+        static let hostBitmap = 48
+    }
+
+    /// 64-bit words per source.
+    public static let wordsPerSlot = 56
+    /// Bytes of state per tracked source.
+    public static let bytesPerSource = wordsPerSlot * 8
+    /// Bits in each distinct-count bitmap. Linear counting with 512 bits errs by about 3 % up to
+    /// a few hundred values (detection.md §8) and is exact in practice at decision thresholds.
+    public static let bitmapBits = 512
+    static let bitmapWords = bitmapBits / 64
+    static let bitmapShift: UInt64 = 64 - 9  // top 9 bits of a mixed hash index 512 bits
+
+    /// Tag of a slot being scrubbed. Tags are odd, so no key can match it.
+    static let busy: UInt64 = 2
+
+    /// State-word bits.
+    enum State {
+        static let ready: UInt64 = 1
+        static let declared: UInt64 = 2
+        static let bySequentialTest: UInt64 = 4
+        static let byUnansweredCount: UInt64 = 8
+    }
+
+    public let capacity: Int
+    let mask: Int
+    let probeLimit: Int
+    let words: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Keys for the bitmap index mixer: secret and per-process, so a scanner cannot choose ports
+    /// or hosts that pile onto one bit and stay under a threshold (detection.md §8).
+    struct BitmapKeys {
+        var pair, port, host: UInt64
+
+        static func random() -> BitmapKeys {
+            BitmapKeys(pair: .random(in: .min ... .max), port: .random(in: .min ... .max), host: .random(in: .min ... .max))
+        }
+    }
+    let pairKey: UInt64
+    let portKey: UInt64
+    let hostKey: UInt64
+
+    let insertionCount = Atomic<Int>(0)
+    let evictionCount = Atomic<Int>(0)
+    let untrackedCount = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - maxSources: rounded up to a power of two.
+    ///   - probeLimit: slots examined per lookup before evicting.
+    public convenience init(maxSources: Int, probeLimit: Int) {
+        self.init(maxSources: maxSources, probeLimit: probeLimit, keys: .random())
+    }
+
+    /// Tests pass fixed keys so that exact counts do not depend on chance bitmap collisions.
+    init(maxSources: Int, probeLimit: Int, keys: BitmapKeys) {
+        pairKey = keys.pair
+        portKey = keys.port
+        hostKey = keys.host
+        var capacity = 1
+        while capacity < max(maxSources, probeLimit) { capacity <<= 1 }
+        self.capacity = capacity
+        self.mask = capacity - 1
+        self.probeLimit = probeLimit
+        let count = capacity * Self.wordsPerSlot
+        words = .allocate(capacity: count)
+        for i in 0..<count { (words + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        words.deinitialize(count: capacity * Self.wordsPerSlot)
+        words.deallocate()
+    }
+
+    /// Sources ever inserted.
+    public var insertions: Int { insertionCount.load(ordering: .relaxed) }
+    /// Idle sources evicted to make room for new ones.
+    public var evictions: Int { evictionCount.load(ordering: .relaxed) }
+    /// Packets whose new source found its probe window full of declared scanners and was not
+    /// tracked.
+    public var untracked: Int { untrackedCount.load(ordering: .relaxed) }
+    /// Bytes of state allocated at start-up.
+    public var memoryBytes: Int { capacity * Self.bytesPerSource }
+
+    @inline(__always)
+    func word(_ slot: Int, _ field: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        // Safe: `slot` comes from `& mask` (< capacity) and `field` < wordsPerSlot.
+        words + (slot &* Self.wordsPerSlot &+ field)
+    }
+
+    @inline(__always)
+    func load(_ slot: Int, _ field: Int) -> UInt64 { word(slot, field).pointee.load(ordering: .relaxed) }
+
+    /// Adds to a counter and returns the new value.
+    @inline(__always) @discardableResult
+    func add(_ slot: Int, _ field: Int, _ value: UInt64 = 1) -> UInt64 {
+        word(slot, field).pointee.wrappingAdd(value, ordering: .relaxed).newValue
+    }
+
+    @inline(__always)
+    func store(_ slot: Int, _ field: Int, _ value: UInt64) {
+        word(slot, field).pointee.store(value, ordering: .relaxed)
+    }
+
+    // MARK: Keys
+
+    /// The keyed 64-bit hash of a source key, never 0 (0 marks a free slot). Swift's `Hasher` is
+    /// SipHash-1-3 with a random per-process seed: chosen addresses cannot be made to collide.
+    @inline(__always)
+    func tag(of key: IPAddress) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(key.high)
+        hasher.combine(key.low)
+        return UInt64(bitPattern: Int64(hasher.finalize())) | 1
+    }
+
+    // MARK: Lookup and insertion
+
+    /// The slot holding `key`, or nil if it is not tracked.
+    public func find(_ key: IPAddress) -> Int? {
+        let tag = tag(of: key)
+        var slot = Int(truncatingIfNeeded: tag >> 1) & mask
+        for _ in 0..<probeLimit {
+            // Acquiring: a matching tag must come with the claimant's reset of the fields.
+            if word(slot, Field.tag).pointee.load(ordering: .acquiring) == tag { return slot }
+            slot = (slot &+ 1) & mask
+        }
+        return nil
+    }
+
+    /// The slot holding `key`, inserting it (evicting the stalest undeclared source in the probe
+    /// window if it is full) when absent. Nil when every slot in the window holds a declared
+    /// scanner: those are kept until their episode is reported.
+    ///
+    /// - Parameters:
+    ///   - key: the table key (the source, or its IPv6 prefix).
+    ///   - address: the address stored and reported for a new entry.
+    ///   - now: packet time, stored as first and last seen.
+    public func findOrInsert(_ key: IPAddress, address: IPAddress, now: Int64) -> Int? {
+        let tag = tag(of: key)
+        let start = Int(truncatingIfNeeded: tag >> 1) & mask
+        var slot = start
+        var empty = -1
+        var victim = -1
+        var victimTag: UInt64 = 0
+        var victimLastSeen = Int64.max
+        for _ in 0..<probeLimit {
+            let current = word(slot, Field.tag).pointee.load(ordering: .acquiring)
+            if current == tag { return slot }
+            if current == 0 {
+                if empty < 0 { empty = slot }
+            } else if current != Self.busy {
+                let state = load(slot, Field.state)
+                let lastSeen = Int64(bitPattern: load(slot, Field.lastSeen))
+                if state & State.declared == 0 && lastSeen < victimLastSeen {
+                    victim = slot
+                    victimTag = current
+                    victimLastSeen = lastSeen
+                }
+            }
+            slot = (slot &+ 1) & mask
+        }
+        if empty >= 0 {
+            // A free slot's fields are already zero: claiming it is this one exchange.
+            let (won, found) = word(empty, Field.tag).pointee.compareExchange(
+                expected: 0, desired: tag, ordering: .acquiringAndReleasing)
+            if won {
+                publish(empty, address: address, now: now)
+                return empty
+            }
+            // Another thread claimed it first; if for the same source, share its slot.
+            if found == tag { return empty }
+        }
+        if victim >= 0 && scrub(victim, tag: victimTag) {
+            // Releasing: a thread that finds the new tag also sees the zeroed fields.
+            word(victim, Field.tag).pointee.store(tag, ordering: .releasing)
+            evictionCount.wrappingAdd(1, ordering: .relaxed)
+            publish(victim, address: address, now: now)
+            return victim
+        }
+        untrackedCount.wrappingAdd(1, ordering: .relaxed)
+        return nil
+    }
+
+    /// Fills in a newly claimed slot and marks it ready for the sweeper.
+    private func publish(_ slot: Int, address: IPAddress, now: Int64) {
+        store(slot, Field.addressHigh, address.high)
+        store(slot, Field.addressLow, address.low)
+        store(slot, Field.firstSeen, UInt64(bitPattern: now))
+        touch(slot, now: now)
+        // Releasing: whoever sees `ready` also sees the address and times above. An OR, not a
+        // store, so a declaration another thread already made is kept.
+        word(slot, Field.state).pointee.bitwiseOr(State.ready, ordering: .releasing)
+        insertionCount.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Takes a slot away from `tag` and zeroes its fields, leaving the tag `busy`; false if the
+    /// slot no longer holds `tag`.
+    private func scrub(_ slot: Int, tag: UInt64) -> Bool {
+        guard word(slot, Field.tag).pointee.compareExchange(
+            expected: tag, desired: Self.busy, ordering: .acquiringAndReleasing).exchanged
+        else { return false }
+        for field in (Field.tag + 1)..<Self.wordsPerSlot { store(slot, field, 0) }
+        return true
+    }
+
+    /// Frees a slot if it still holds `tag`. The sweeper calls this after reporting or expiring.
+    func release(_ slot: Int, tag: UInt64) {
+        guard scrub(slot, tag: tag) else { return }
+        word(slot, Field.tag).pointee.store(0, ordering: .releasing)
+    }
+
+    // MARK: Per-source updates
+
+    /// Advances last-seen to `now` unless it is already later (packets from several threads
+    /// arrive slightly out of order).
+    @inline(__always)
+    func touch(_ slot: Int, now: Int64) {
+        let w = word(slot, Field.lastSeen)
+        var seen = Int64(bitPattern: w.pointee.load(ordering: .relaxed))
+        while seen < now {
+            let (done, found) = w.pointee.weakCompareExchange(
+                expected: UInt64(bitPattern: seen), desired: UInt64(bitPattern: now),
+                ordering: .relaxed)
+            if done { return }
+            seen = Int64(bitPattern: found)
+        }
+    }
+
+    /// Sets bit `index` of the bitmap at `field`; true if it was clear.
+    @inline(__always)
+    func insertBit(_ slot: Int, _ field: Int, _ index: Int) -> Bool {
+        let w = word(slot, field &+ (index >> 6))
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        // Read first: most packets repeat a known value, and a plain load costs no bus lock.
+        if w.pointee.load(ordering: .relaxed) & bit != 0 { return false }
+        return w.pointee.bitwiseOr(bit, ordering: .relaxed).oldValue & bit == 0
+    }
+
+    @inline(__always)
+    func testBit(_ slot: Int, _ field: Int, _ index: Int) -> Bool {
+        load(slot, field &+ (index >> 6)) & (1 << UInt64(index & 63)) != 0
+    }
+
+    /// The bitmap bit for a value under one of the table's secret keys (murmur3's 64-bit
+    /// finaliser over the keyed value: every input bit reaches the top 9 bits).
+    @inline(__always)
+    static func bitIndex(_ value: UInt64, key: UInt64) -> Int {
+        var x = value ^ key
+        x ^= x >> 33
+        x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return Int(truncatingIfNeeded: x >> bitmapShift)
+    }
+
+    @inline(__always)
+    static func fold(_ address: IPAddress) -> UInt64 {
+        address.high ^ (address.low << 17 | address.low >> 47) ^ address.low
+    }
+
+    @inline(__always)
+    func pairIndex(host: IPAddress, port: UInt16) -> Int {
+        Self.bitIndex(Self.fold(host) ^ (UInt64(port) << 48 | UInt64(port)), key: pairKey)
+    }
+
+    @inline(__always)
+    func portIndex(_ port: UInt16) -> Int { Self.bitIndex(UInt64(port), key: portKey) }
+
+    @inline(__always)
+    func hostIndex(_ host: IPAddress) -> Int { Self.bitIndex(Self.fold(host), key: hostKey) }
+
+    /// Appends a port to the exact sample if there is room.
+    func samplePort(_ slot: Int, _ port: UInt16) {
+        let index = Int(word(slot, Field.sampleCount).pointee.wrappingAdd(1, ordering: .relaxed).oldValue)
+        guard index < DetectorConfiguration.portSampleSize else { return }
+        let shift = UInt64(index & 3) * 16
+        word(slot, Field.portSample + index / 4).pointee.bitwiseOr(UInt64(port) << shift, ordering: .relaxed)
+    }
+
+    /// Moves the sequential-test walk one step, clamped to [−floor, +∞); returns the new value.
+    func step(_ slot: Int, by delta: Int64, floor: Int64) -> Int64 {
+        let w = word(slot, Field.score)
+        var current = Int64(bitPattern: w.pointee.load(ordering: .relaxed))
+        while true {
+            let next = max(current &+ delta, -floor)
+            if next == current { return current }
+            let (done, found) = w.pointee.weakCompareExchange(
+                expected: UInt64(bitPattern: current), desired: UInt64(bitPattern: next),
+                ordering: .relaxed)
+            if done { return next }
+            current = Int64(bitPattern: found)
+        }
+    }
+
+    /// Marks the source declared; true for exactly one caller per episode.
+    func declare(_ slot: Int, path: UInt64, detectedAfter: Int, at now: Int64) -> Bool {
+        let w = word(slot, Field.state)
+        var state = w.pointee.load(ordering: .relaxed)
+        while state & State.ready != 0 && state & State.declared == 0 {
+            let (done, found) = w.pointee.weakCompareExchange(
+                expected: state, desired: state | State.declared | path, ordering: .relaxed)
+            if done {
+                store(slot, Field.detectedAfter, UInt64(detectedAfter))
+                store(slot, Field.declaredAt, UInt64(bitPattern: now))
+                return true
+            }
+            state = found
+        }
+        return false
+    }
+
+    // MARK: Reading
+
+    /// Linear-counting estimate of distinct values in a bitmap: m·ln(m/zeros). A full bitmap
+    /// returns m·ln(m), the largest value the map can vouch for.
+    func estimate(_ slot: Int, _ field: Int) -> Int {
+        var ones = 0
+        for i in 0..<Self.bitmapWords { ones += load(slot, field + i).nonzeroBitCount }
+        let m = Double(Self.bitmapBits)
+        let zeros = Double(max(Self.bitmapBits - ones, 1))
+        return Int((m * Self.naturalLog(m / zeros)).rounded())
+    }
+
+    /// ln(x) for x ≥ 1 without Foundation: argument halving then the atanh series, exact to
+    /// double precision in a few dozen operations (used only when an episode is reported).
+    static func naturalLog(_ x: Double) -> Double {
+        var y = x
+        var halvings = 0.0
+        while y > 2 { y /= 2; halvings += 1 }
+        let z = (y - 1) / (y + 1)
+        let z2 = z * z
+        var term = z
+        var sum = 0.0
+        var k = 1.0
+        while k < 60 { sum += term / k; term *= z2; k += 2 }
+        return 2 * sum + halvings * 0.693_147_180_559_945_3
+    }
+
+    /// A consistent-enough copy of one source's state, or nil if the slot is not in use.
+    public func snapshot(_ slot: Int) -> SourceSnapshot? {
+        let state = word(slot, Field.state).pointee.load(ordering: .acquiring)
+        let tag = load(slot, Field.tag)
+        guard state & State.ready != 0, tag & 1 == 1 else { return nil }
+        var ports: [UInt16] = []
+        let sampled = min(Int(load(slot, Field.sampleCount)), DetectorConfiguration.portSampleSize)
+        for i in 0..<sampled {
+            ports.append(UInt16(truncatingIfNeeded: load(slot, Field.portSample + i / 4) >> (UInt64(i & 3) * 16)))
+        }
+        return SourceSnapshot(
+            slot: slot, tag: tag,
+            address: IPAddress(high: load(slot, Field.addressHigh), low: load(slot, Field.addressLow)),
+            declared: state & State.declared != 0,
+            decidedBySequentialTest: state & State.bySequentialTest != 0,
+            firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
+            lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
+            declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
+            probes: Int(load(slot, Field.probes)),
+            contacts: Int(load(slot, Field.contacts)),
+            successes: Int(load(slot, Field.successes)),
+            failures: Int(load(slot, Field.failures)),
+            handshakes: Int(load(slot, Field.handshakes)),
+            halfOpenResets: Int(load(slot, Field.halfOpenResets)),
+            stackSYNs: Int(load(slot, Field.stackSYNs)),
+            rawSYNs: Int(load(slot, Field.rawSYNs)),
+            detectedAfter: Int(load(slot, Field.detectedAfter)),
+            distinctPorts: estimate(slot, Field.portBitmap),
+            distinctTargets: estimate(slot, Field.hostBitmap),
+            distinctPairs: estimate(slot, Field.pairBitmap),
+            portSample: ports)
+    }
+}
+
+/// A copy of one source's counters, taken by the sweeper or a test.
+public struct SourceSnapshot: Sendable {
+    public let slot: Int
+    let tag: UInt64
+    public let address: IPAddress
+    public let declared: Bool
+    public let decidedBySequentialTest: Bool
+    public let firstSeen: Timestamp
+    public let lastSeen: Timestamp
+    public let declaredAt: Timestamp
+    /// Connection attempts (SYN without ACK), retransmissions included.
+    public let probes: Int
+    /// Distinct (host, port) pairs first contacted, counted exactly as new bitmap bits.
+    public let contacts: Int
+    public let successes: Int
+    public let failures: Int
+    /// Handshakes the source completed with a bare ACK (connect scans).
+    public let handshakes: Int
+    /// Half-open connections the source tore down with a RST without ACK (SYN scans).
+    public let halfOpenResets: Int
+    /// SYNs carrying an operating system's options (SACK-permitted, timestamps or window scale).
+    public let stackSYNs: Int
+    /// SYNs with no options or MSS only: crafted by a raw-packet scanner.
+    public let rawSYNs: Int
+    public let detectedAfter: Int
+    public let distinctPorts: Int
+    public let distinctTargets: Int
+    public let distinctPairs: Int
+    public let portSample: [UInt16]
+}

@@ -1,0 +1,32 @@
+public import ScanDetection
+
+/// Counters for the final `stats` line.
+public struct RunStatistics: Sendable, Equatable {
+    /// Frames libpcap delivered.
+    public var packets = 0
+    /// Frames decoded as IPv4 or IPv6.
+    public var decoded = 0
+    /// Frames whose headers were short or inconsistent; counted and skipped.
+    public var malformed = 0
+    /// Packets the kernel dropped because the sensor fell behind (live capture only).
+    public var kernelDrops = 0
+    /// Sources entered into the per-source table during the run.
+    public var sourcesTracked = 0
+    /// Idle sources evicted to make room.
+    public var evictions = 0
+    /// Scan episodes reported.
+    public var episodes = 0
+
+    public init() {}
+}
+
+/// Where detection results go: standard output in one of two formats today; the DShield
+/// spool later. Calls arrive one at a time, in packet-time order for alerts.
+public protocol EventSink: AnyObject {
+    /// A source was just declared a scanner. Print and flush at once: someone is watching.
+    func alert(_ alert: Alert)
+    /// An episode closed.
+    func episode(_ episode: Episode)
+    /// The run ended; the last thing written.
+    func finish(_ statistics: RunStatistics)
+}

@@ -1,0 +1,276 @@
+import Dispatch
+import Synchronization
+public import ScanDetection
+public import ScanReport
+import PacketCapture
+import WireFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A whole `scantap` run: opens the captures, feeds the detector, reports episodes and
+/// statistics to the sink, and stops cleanly on SIGINT/SIGTERM.
+public final class Sensor: @unchecked Sendable {
+    // @unchecked: the sink is only touched under `sinkLock` once capture threads run; the
+    // detector is built for concurrent use.
+    public let options: SensorOptions
+    private let sink: any EventSink
+    private let sinkLock = Mutex(())
+    private let detector: ScanDetector
+    /// Labels episodes before they are reported; the shared classifier plugs in here.
+    public var classifier: (any EpisodeClassifier)?
+    private let stopper = Stopper()
+    private var episodesReported = 0
+
+    public init(options: SensorOptions, sink: any EventSink) {
+        self.options = options
+        self.sink = sink
+        self.detector = ScanDetector(configuration: options.detector)
+    }
+
+    /// Runs to the end of the input or until stopped. Whatever happens, the episodes found so
+    /// far and the statistics are reported before an error is thrown.
+    public func run() throws(SensorError) {
+        switch options.mode {
+        case .read(let files): try runRead(files)
+        case .live(let interfaces): try runLive(interfaces)
+        case .help, .version: break
+        }
+    }
+
+    // MARK: Savefiles
+
+    private func runRead(_ files: [String]) throws(SensorError) {
+        let filter = try FilterLibrary.filter(for: options.filter)
+        var pipeline = PacketPipeline(detector: detector)
+        let sweepInterval = options.detector.sweepInterval.nanosecondCount
+        var nextSweep = Int64.min
+        var failure: SensorError? = nil
+        stopper.install()
+        defer { stopper.uninstall() }
+
+        for file in files where !stopper.isStopped {
+            do throws(CaptureError) {
+                let handle = try CaptureHandle.openSavefile(file)
+                let linkType = try handle.decodableLinkType()
+                try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+                stopper.watch(handle)
+                // Several files are one capture: one table, one clock, one set of episodes.
+                _ = try handle.run { frame in
+                    if let alert = pipeline.consume(frame, linkType: linkType) { report(alert) }
+                    let now = pipeline.clock.nanoseconds
+                    if now >= nextSweep {
+                        if nextSweep != .min { report(detector.sweep(now: pipeline.clock)) }
+                        nextSweep = now &+ sweepInterval
+                    }
+                }
+                stopper.unwatch(handle)
+            } catch {
+                failure = SensorError(error)
+                break
+            }
+        }
+        // A usage error before any packet was read (a bad filter) leaves nothing to report.
+        if let failure, case .usage = failure, pipeline.packets == 0 { throw failure }
+        var statistics = RunStatistics()
+        statistics.packets = pipeline.packets
+        statistics.decoded = pipeline.decoded
+        statistics.malformed = pipeline.malformed
+        finish(statistics)
+        if let failure { throw failure }
+    }
+
+    // MARK: Live interfaces
+
+    private func runLive(_ interfaces: [String]) throws(SensorError) {
+        let filter = try FilterLibrary.filter(for: options.filter)
+        var captures: [(handle: CaptureHandle, linkType: LinkType)] = []
+        do throws(CaptureError) {
+            for interface in interfaces {
+                let handle = try CaptureHandle.openLive(interface: interface, options: options.live)
+                let linkType = try handle.decodableLinkType()
+                // The kernel runs the filter: unwanted packets never cross into user space.
+                try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+                captures.append((handle, linkType))
+            }
+        } catch {
+            throw SensorError(error)
+        }
+        if let user = options.dropToUser { try dropPrivileges(to: user) }
+
+        stopper.install()
+        defer { stopper.uninstall() }
+        for capture in captures { stopper.watch(capture.handle) }
+
+        let workers = captures.map { LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector) }
+        let group = DispatchGroup()
+        let failures = Mutex<[SensorError]>([])
+        for worker in workers {
+            group.enter()
+            startThread {
+                do throws(CaptureError) {
+                    try worker.run { alert in self.report(alert) }
+                } catch {
+                    failures.withLock { $0.append(SensorError(error)) }
+                    self.stopper.stop()
+                }
+                group.leave()
+            }
+        }
+        // The sweeper: packet time drives closing, but when the link is quiet the wall clock
+        // moves the sensor's clock on, so idle episodes still close on time.
+        let sweeperDone = DispatchSemaphore(value: 0)
+        startThread {
+            while !self.stopper.waitForStop(milliseconds: 1000) {
+                let packetTime = workers.map(\.clock).max() ?? .zero
+                self.report(self.detector.sweep(now: max(packetTime, wallClock())))
+            }
+            sweeperDone.signal()
+        }
+        group.wait()
+        stopper.stop()
+        sweeperDone.wait()
+
+        var statistics = RunStatistics()
+        for worker in workers {
+            statistics.packets += worker.pipeline.packets
+            statistics.decoded += worker.pipeline.decoded
+            statistics.malformed += worker.pipeline.malformed
+            if let counters = try? worker.handle.statistics() {
+                statistics.kernelDrops += Int(counters.droppedByKernel + counters.droppedByInterface)
+            }
+        }
+        finish(statistics)
+        if let failure = failures.withLock({ $0.first }) { throw failure }
+    }
+
+    // MARK: Reporting
+
+    private func report(_ alert: Alert) {
+        sinkLock.withLock { _ in sink.alert(alert) }
+    }
+
+    private func report(_ episodes: [Episode]) {
+        guard !episodes.isEmpty else { return }
+        sinkLock.withLock { _ in
+            for var episode in episodes {
+                if let classifier { episode.classification = classifier.classify(episode) }
+                sink.episode(episode)
+                episodesReported += 1
+            }
+        }
+    }
+
+    private func finish(_ partial: RunStatistics) {
+        report(detector.closeAll())
+        var statistics = partial
+        statistics.sourcesTracked = detector.table.insertions
+        statistics.evictions = detector.table.evictions
+        sinkLock.withLock { _ in
+            statistics.episodes = episodesReported
+            sink.finish(statistics)
+        }
+    }
+}
+
+/// One live interface's capture thread.
+private final class LiveWorker: @unchecked Sendable {
+    // @unchecked: `pipeline` is owned by the worker's thread while it runs and read only after
+    // that thread has left the dispatch group; `latest` is the one value shared meanwhile.
+    let handle: CaptureHandle
+    let linkType: LinkType
+    var pipeline: PacketPipeline
+    private let latest = Atomic<Int64>(0)
+
+    init(handle: CaptureHandle, linkType: LinkType, detector: ScanDetector) {
+        self.handle = handle
+        self.linkType = linkType
+        self.pipeline = PacketPipeline(detector: detector)
+    }
+
+    /// The latest packet time this thread has seen.
+    var clock: Timestamp { Timestamp(nanoseconds: latest.load(ordering: .relaxed)) }
+
+    func run(_ onAlert: (Alert) -> Void) throws(CaptureError) {
+        _ = try handle.run({ frame in
+            if let alert = pipeline.consume(frame, linkType: linkType) { onAlert(alert) }
+        }, batchEnd: {
+            // Published once per batch, not per packet: the sweeper needs it to the second.
+            latest.store(pipeline.clock.nanoseconds, ordering: .relaxed)
+        })
+    }
+}
+
+/// SIGINT/SIGTERM handling: each signal breaks every capture loop; the run then reports.
+private final class Stopper: @unchecked Sendable {
+    // @unchecked: the handle list is behind a Mutex; the flag is atomic.
+    private let handles = Mutex<[CaptureHandle]>([])
+    private let stopped = Atomic<Bool>(false)
+    private var sources: [any DispatchSourceSignal] = []
+
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    func install() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            // Dispatch delivers the signal on a queue, where taking a lock is allowed.
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in self?.stop() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func uninstall() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+
+    func watch(_ handle: CaptureHandle) {
+        handles.withLock { $0.append(handle) }
+        if isStopped { handle.breakLoop() }
+    }
+
+    func unwatch(_ handle: CaptureHandle) {
+        handles.withLock { $0.removeAll { $0 === handle } }
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        handles.withLock { for handle in $0 { handle.breakLoop() } }
+    }
+
+    /// Sleeps up to `milliseconds`, waking early on stop; true once stopped.
+    func waitForStop(milliseconds: Int) -> Bool {
+        for _ in 0..<(milliseconds / 50) {
+            if isStopped { return true }
+            usleep(50_000)
+        }
+        return isStopped
+    }
+}
+
+private func startThread(_ body: @escaping @Sendable () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { raw in
+        let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+        body.run()
+        return nil
+    }, box)
+    precondition(status == 0, "pthread_create failed: \(status)")
+    pthread_detach(thread)
+}
+
+private final class ThreadBody: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+private func wallClock() -> Timestamp {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Timestamp(seconds: Int64(now.tv_sec), nanoseconds: Int64(now.tv_nsec))
+}

@@ -1,0 +1,177 @@
+public import ScanDetection
+public import PacketCapture
+import WireFormat
+
+/// What `scantap` was asked to do, parsed from its arguments. Lives in a library so every form
+/// is unit-tested; the executable only hands over `CommandLine.arguments`.
+public struct SensorOptions: Sendable {
+    public enum Mode: Sendable, Equatable {
+        /// `scantap read FILE...`: savefiles as one continuous capture.
+        case read(files: [String])
+        /// `scantap live -i IFACE...`: one capture thread per interface.
+        case live(interfaces: [String])
+        case help
+        case version
+    }
+
+    public enum Format: String, Sendable {
+        case table, json
+    }
+
+    public var mode: Mode = .help
+    public var format = Format.table
+    /// `--filter`: a file name in `bpf/` without `.bpf`, a path to a filter file, or an expression.
+    public var filter = "default"
+    public var detector = DetectorConfiguration()
+    public var live = LiveCaptureOptions()
+    /// `-Z USER`: drop to this user's uid, gid and groups once the capture handles are open.
+    public var dropToUser: String? = nil
+
+    public init() {}
+
+    /// Parses `arguments` (without the program name).
+    public init(parsing arguments: [String]) throws(UsageError) {
+        var rest = arguments[...]
+        guard let command = rest.popFirst() else { throw UsageError("missing command: read or live (see --help)") }
+        switch command {
+        case "-h", "--help", "help": mode = .help; return
+        case "-V", "--version", "version": mode = .version; return
+        case "read", "live": break
+        default: throw UsageError("unknown command '\(command)' (expected read or live; see --help)")
+        }
+        var files: [String] = []
+        var interfaces: [String] = []
+        var timeoutGiven = false
+
+        func value(_ option: String) throws(UsageError) -> String {
+            guard let v = rest.popFirst() else { throw UsageError("option \(option) needs a value") }
+            return v
+        }
+        func integer(_ option: String, _ range: ClosedRange<Int>) throws(UsageError) -> Int {
+            let text = try value(option)
+            guard let n = Int(text), range.contains(n) else {
+                throw UsageError("option \(option): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return n
+        }
+
+        func liveOnly(_ option: String) throws(UsageError) {
+            guard command == "live" else { throw UsageError("option \(option) applies to live capture only") }
+        }
+
+        while let argument = rest.popFirst() {
+            // Accept both `--option value` and `--option=value`.
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                rest.insert(String(argument[argument.index(after: equals)...]), at: rest.startIndex)
+                rest.insert(String(argument[..<equals]), at: rest.startIndex)
+                continue
+            }
+            switch argument {
+            case "-h", "--help":
+                mode = .help
+                return
+            case "--format":
+                let text = try value(argument)
+                guard let f = Format(rawValue: text) else { throw UsageError("--format must be table or json, not '\(text)'") }
+                format = f
+            case "--filter":
+                filter = try value(argument)
+            case "--max-sources":
+                detector.maxSources = try integer(argument, 16...(1 << 26))
+            case "--ipv6-group":
+                detector.ipv6GroupPrefixLength = try integer(argument, 16...128)
+            case "--ignore":
+                for item in try value(argument).split(separator: ",") {
+                    guard let prefix = IPPrefix(item.trimmingSpaces) else {
+                        throw UsageError("--ignore: '\(item)' is not an address or CIDR block")
+                    }
+                    detector.ignoredSources.append(prefix)
+                }
+            case "--idle-gap":
+                detector.idleGap = .seconds(try integer(argument, 1...(7 * 86_400)))
+            case "--max-episode":
+                detector.maxEpisodeLength = .seconds(try integer(argument, 1...(30 * 86_400)))
+            case "-i", "--interface":
+                try liveOnly(argument)
+                interfaces.append(try value(argument))
+            case "-Z", "--user":
+                try liveOnly(argument)
+                dropToUser = try value(argument)
+            case "--snaplen":
+                try liveOnly(argument)
+                live.snapshotLength = Int32(try integer(argument, 68...262_144))
+            case "--buffer-size":
+                try liveOnly(argument)
+                live.bufferSize = Int32(try integer(argument, 65_536...(1 << 30)))
+            case "--timeout":
+                try liveOnly(argument)
+                live.timeoutMilliseconds = Int32(try integer(argument, 1...10_000))
+                timeoutGiven = true
+            case "--no-promiscuous":
+                try liveOnly(argument)
+                live.promiscuous = false
+            case "--":
+                files.append(contentsOf: rest)
+                rest.removeAll()
+            default:
+                if argument.hasPrefix("-") && argument != "-" {
+                    throw UsageError("unknown option '\(argument)' for \(command) (see --help)")
+                }
+                guard command == "read" else {
+                    throw UsageError("unexpected argument '\(argument)': live takes interfaces with -i")
+                }
+                files.append(argument)
+            }
+        }
+        // A batch timeout asks for batching: immediate mode would ignore it.
+        if timeoutGiven { live.immediate = false }
+        if command == "read" {
+            guard !files.isEmpty else { throw UsageError("read needs at least one capture file (or - for stdin)") }
+            mode = .read(files: files)
+        } else {
+            guard !interfaces.isEmpty else { throw UsageError("live needs at least one -i INTERFACE") }
+            mode = .live(interfaces: interfaces)
+        }
+    }
+
+    public static let usage = """
+        usage: scantap read [options] FILE...        analyse pcap/pcapng files (- reads stdin)
+               scantap live -i IFACE [-i IFACE...] [options] [live options]
+               scantap --help | --version
+
+        options:
+          --format table|json     output for people (default) or one JSON object per line
+          --filter NAME|FILE|EXPR BPF filter: bpf/NAME.bpf, a filter file, or an expression
+                                  (default: default)
+          --max-sources N         sources tracked at once, memory fixed at start (default 65536,
+                                  448 bytes each)
+          --ipv6-group LEN        key IPv6 sources by this prefix length (default 128)
+          --ignore CIDR,...       never track these sources (your own scanners)
+          --idle-gap SECONDS      close an episode after this long without probes (default 900)
+          --max-episode SECONDS   report and restart an episode after this long (default 3600)
+        live options:
+          -i IFACE                capture on IFACE; repeat for each direction of a tap
+          -Z USER                 drop privileges to USER after opening the interfaces
+          --snaplen BYTES         bytes captured per packet (default 192)
+          --buffer-size BYTES     kernel capture buffer (default: libpcap's)
+          --timeout MS            batch packets up to MS milliseconds (default: immediate mode)
+          --no-promiscuous        do not put the interfaces in promiscuous mode
+
+        exit status: 0 success, 1 runtime error, 2 usage error
+        """
+}
+
+/// A mistake in the command line: exit status 2.
+public struct UsageError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

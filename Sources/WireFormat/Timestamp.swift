@@ -1,0 +1,69 @@
+/// A packet time: nanoseconds since the Unix epoch, UTC.
+///
+/// Detection runs on packet time only, so replaying a capture behaves exactly like the live run
+/// that recorded it. Nanoseconds in an `Int64` cover the years 1678…2262.
+public struct Timestamp: Hashable, Comparable, Sendable {
+    public var nanoseconds: Int64
+
+    @inlinable
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+    public init(seconds: Int64, nanoseconds: Int64 = 0) {
+        self.nanoseconds = seconds &* 1_000_000_000 &+ nanoseconds
+    }
+
+    public static let zero = Timestamp(nanoseconds: 0)
+
+    @inlinable
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.nanoseconds < b.nanoseconds }
+
+    public static func + (a: Timestamp, d: Duration) -> Timestamp {
+        Timestamp(nanoseconds: a.nanoseconds &+ d.nanosecondCount)
+    }
+
+    public static func - (a: Timestamp, b: Timestamp) -> Duration {
+        .nanoseconds(a.nanoseconds &- b.nanoseconds)
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, saturating far outside the range a capture can span.
+    public var nanosecondCount: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return product &+ attoseconds / 1_000_000_000
+    }
+}
+
+extension Timestamp {
+    /// RFC 3339 UTC with microseconds, e.g. `2026-12-04T15:33:15.023119Z`.
+    public var rfc3339: String {
+        let micros = nanoseconds >= 0 ? nanoseconds / 1000 : (nanoseconds - 999) / 1000
+        var seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        seconds -= days * 86_400
+        let (year, month, day) = Self.civil(fromDays: days)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):"
+            + "\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(fraction, 6))Z"
+    }
+
+    /// Proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's
+    /// `civil_from_days`, chosen because it needs no calendar tables and no Foundation).
+    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,41 @@
+// scantap: parse the command line, wire the sensor to standard output, map errors to exit codes.
+import ScanReport
+import ScanTapSensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let version = "0.1.0"
+
+func fail(_ message: String, status: Int32) -> Never {
+    FileOutput(descriptor: 2).write("scantap: \(message)\n")
+    exit(status)
+}
+
+let options: SensorOptions
+do {
+    options = try SensorOptions(parsing: Array(CommandLine.arguments.dropFirst()))
+} catch {
+    fail("\(error)", status: 2)
+}
+
+switch options.mode {
+case .help:
+    print(SensorOptions.usage)
+    exit(0)
+case .version:
+    print("scantap \(version)")
+    exit(0)
+case .read, .live:
+    let stdout = FileOutput.standardOutput()
+    let sink: any EventSink = switch options.format {
+    case .json: JSONLinesSink(output: stdout, flush: { $0.flush() })
+    case .table: TableSink(output: stdout, flush: { $0.flush() })
+    }
+    do {
+        try Sensor(options: options, sink: sink).run()
+    } catch {
+        stdout.flush()
+        fail(error.description, status: error.exitStatus)
+    }
+}

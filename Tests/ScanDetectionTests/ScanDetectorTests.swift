@@ -1,0 +1,193 @@
+import Testing
+import WireFormat
+@testable import ScanDetection
+
+private let scanner = IPAddress("198.18.0.3")!
+private let victim = IPAddress("198.18.0.10")!
+
+private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ in }) -> ScanDetector {
+    var configuration = DetectorConfiguration()
+    configuration.maxSources = 1024
+    configure(&configuration)
+    // Fixed keys: exact counts below must not hinge on chance collisions in the bitmaps.
+    return ScanDetector(configuration: configuration, keys: .init(pair: 0x5EED_0001, port: 0x5EED_0002, host: 0x5EED_0003))
+}
+
+@Suite struct ScanDetectorTests {
+    @Test func aSYNScanOfClosedPortsIsDeclaredAfterFourFailedFirstContacts() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for port in UInt16(1)...10 {
+            let t = Double(port) * 0.01
+            if let a = d.process(Traffic.tcp(scanner, 40000, victim, port, .syn, at: t)) { alerts.append(a) }
+            if let a = d.process(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack], at: t + 0.001)) { alerts.append(a) }
+        }
+        let alert = try #require(alerts.first)
+        #expect(alerts.count == 1)
+        #expect(alert.source == scanner && alert.technique == .syn && alert.path == .sequentialTest)
+        #expect(alert.detectedAfter == 4)
+        #expect(alert.time == Traffic.time(0.041))
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.probes == 10 && episode.failures == 10 && episode.successes == 0)
+        #expect(episode.shape == .vertical && episode.ports == Array(1...10) && episode.detectedAfter == 4)
+        #expect(episode.distinctPorts == 10 && episode.distinctTargets == 1 && episode.end == .endOfInput)
+    }
+
+    @Test func aClientWhoseConnectionsSucceedIsNeverDeclared() {
+        let d = detector()
+        let client = Traffic.host(50)
+        for n in 0..<40 {
+            let server = Traffic.host(1000 + n)
+            #expect(d.process(Traffic.tcp(client, UInt16(50000 + n), server, 443, .syn, at: Double(n), stackOptions: true)) == nil)
+            // Three in every forty hit a closed port; the successes outweigh them.
+            let answer: TCPFlags = n % 13 == 0 ? [.rst, .ack] : [.syn, .ack]
+            #expect(d.process(Traffic.tcp(server, 443, client, UInt16(50000 + n), answer, at: Double(n) + 0.02)) == nil)
+        }
+        #expect(d.closeAll().isEmpty)
+    }
+
+    @Test func successesCannotBuyUnlimitedFailures() {
+        // Mell & Harang's evasion: bank successes, then scan. The credit is capped, so the walk
+        // still reaches the threshold after successCreditLimit + failureStepsToDeclare failures.
+        let d = detector()
+        for port in UInt16(1)...20 {
+            _ = d.process(Traffic.tcp(scanner, 40000, victim, port, .syn))
+            _ = d.process(Traffic.tcp(victim, port, scanner, 40000, [.syn, .ack]))
+        }
+        var failuresAtDeclaration: Int?
+        for port in UInt16(101)...140 where failuresAtDeclaration == nil {
+            _ = d.process(Traffic.tcp(scanner, 40000, victim, port, .syn))
+            if d.process(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack])) != nil {
+                failuresAtDeclaration = d.table.find(scanner).flatMap { d.table.snapshot($0) }?.failures
+            }
+        }
+        let configuration = DetectorConfiguration()
+        #expect(failuresAtDeclaration == configuration.successCreditLimit + configuration.failureStepsToDeclare)
+    }
+
+    @Test func answersAndBackscatterNeverCreateASource() {
+        let d = detector()
+        let flooded = Traffic.host(7)
+        for n in 0..<500 {
+            _ = d.process(Traffic.tcp(flooded, 80, Traffic.host(2000 + n), UInt16(1024 + n), [.syn, .ack]))
+            _ = d.process(Traffic.tcp(flooded, 80, Traffic.host(2000 + n), UInt16(1024 + n), [.rst, .ack]))
+            _ = d.process(Traffic.tcp(Traffic.host(2000 + n), UInt16(1024 + n), flooded, 80, .rst))
+        }
+        #expect(d.table.insertions == 0)
+        #expect(d.closeAll().isEmpty)
+    }
+
+    @Test func aScanWithoutVisibleAnswersIsDeclaredByTheUnansweredCount() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for n in 0..<80 {
+            if let a = d.process(Traffic.tcp(scanner, 51406, Traffic.host(n), 445, .syn, at: Double(n) * 0.01)) { alerts.append(a) }
+        }
+        let alert = try #require(alerts.first)
+        #expect(alerts.count == 1 && alert.path == .unansweredContacts)
+        #expect(alert.detectedAfter >= DetectorConfiguration().unansweredContactsToDeclare - 3)
+        #expect(alert.detectedAfter <= DetectorConfiguration().unansweredContactsToDeclare)
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.shape == .horizontal && episode.ports == [445])
+        #expect(abs(episode.distinctTargets - 80) <= 8)
+    }
+
+    @Test func retransmissionsAndRepeatsAreNotNewFirstContacts() {
+        let d = detector()
+        for n in 0..<200 {
+            #expect(d.process(Traffic.tcp(scanner, 40000, victim, 4445, .syn, at: Double(n))) == nil)
+            #expect(d.process(Traffic.tcp(victim, 4445, scanner, 40000, [.rst, .ack], at: Double(n) + 0.001)) == nil)
+        }
+        let s = d.table.find(scanner).flatMap { d.table.snapshot($0) }
+        #expect(s?.contacts == 1 && s?.probes == 200 && s?.failures == 1)
+    }
+
+    @Test func completedHandshakesWithoutPayloadAreAConnectScan() throws {
+        let d = detector()
+        for port in UInt16(1)...12 {
+            let sport = 50000 + port
+            _ = d.process(Traffic.tcp(scanner, sport, victim, port, .syn, stackOptions: true))
+            if port % 4 == 0 {  // open: handshake completes, then nmap -sT's SO_LINGER reset
+                _ = d.process(Traffic.tcp(victim, port, scanner, sport, [.syn, .ack]))
+                _ = d.process(Traffic.tcp(scanner, sport, victim, port, .ack))
+                _ = d.process(Traffic.tcp(scanner, sport, victim, port, [.rst, .ack]))
+            } else {
+                _ = d.process(Traffic.tcp(victim, port, scanner, sport, [.rst, .ack]))
+            }
+        }
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.technique == .connect)
+    }
+
+    @Test func halfOpenTeardownsAreASYNScanEvenWithStackOptions() throws {
+        let d = detector()
+        for port in UInt16(1)...12 {
+            _ = d.process(Traffic.tcp(scanner, 40000, victim, port, .syn, stackOptions: true))
+            if port % 3 == 0 {
+                _ = d.process(Traffic.tcp(victim, port, scanner, 40000, [.syn, .ack]))
+                _ = d.process(Traffic.tcp(scanner, 40000, victim, port, .rst))
+            } else {
+                _ = d.process(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack]))
+            }
+        }
+        #expect(try #require(d.closeAll().first).technique == .syn)
+    }
+
+    @Test func ignoredSourcesAreNeverTracked() {
+        let d = detector { $0.ignoredSources = [IPPrefix("198.18.0.0/24")!] }
+        for port in UInt16(1)...60 { _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn)) }
+        #expect(d.table.insertions == 0)
+    }
+
+    @Test func ipv6SourcesInOnePrefixShareAnEntryWhenGrouped() throws {
+        let d = detector { $0.ipv6GroupPrefixLength = 64 }
+        let target = IPAddress("2001:db8:0:2::10")!
+        for n in UInt16(1)...60 {
+            let source = IPAddress(high: 0x2001_0DB8_0000_0001, low: UInt64(n) * 7919)
+            _ = d.process(Traffic.tcp(source, 40000, target, n, .syn))
+        }
+        #expect(d.table.insertions == 1)
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.source == IPAddress(high: 0x2001_0DB8_0000_0001, low: 7919))
+    }
+
+    @Test func episodesCloseAfterTheIdleGapAndAfterTheMaximumLength() {
+        let d = detector {
+            $0.idleGap = .seconds(60)
+            $0.maxEpisodeLength = .seconds(600)
+        }
+        for n in 0..<60 { _ = d.process(Traffic.tcp(scanner, 1, Traffic.host(n), 23, .syn, at: Double(n))) }
+        #expect(d.sweep(now: Traffic.time(100)).isEmpty)  // 41 s idle: still open
+        let closed = d.sweep(now: Traffic.time(120))
+        #expect(closed.count == 1 && closed.first?.end == .idle)
+        #expect(d.table.find(scanner) == nil)
+
+        // One probe every 30 s never goes idle; the maximum length closes it.
+        let other = Traffic.host(9999)
+        for n in 0..<100 { _ = d.process(Traffic.tcp(other, 1, Traffic.host(n), 23, .syn, at: 1000 + Double(n) * 30)) }
+        let long = d.sweep(now: Traffic.time(1000 + 99 * 30))
+        #expect(long.count == 1 && long.first?.end == .maximumLength)
+    }
+
+    @Test func idleSourcesThatNeverScannedAreForgotten() {
+        let d = detector { $0.idleGap = .seconds(60) }
+        _ = d.process(Traffic.tcp(scanner, 1, victim, 80, .syn, at: 0))
+        #expect(d.sweep(now: Traffic.time(61)).isEmpty)
+        #expect(d.table.find(scanner) == nil)
+    }
+
+    @Test func aFloodOfSpoofedSourcesEvictsButNeverGrowsAndKeepsDeclaredScanners() throws {
+        let d = detector { $0.maxSources = 256 }
+        let before = d.table.memoryBytes
+        for port in UInt16(1)...8 {
+            _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn))
+            _ = d.process(Traffic.tcp(victim, port, scanner, 1, [.rst, .ack]))
+        }
+        for n in 0..<100_000 {
+            _ = d.process(Traffic.tcp(IPAddress(ipv4: 0x0A00_0000 | UInt32(n)), 1, victim, 80, .syn, at: 1))
+        }
+        #expect(d.table.memoryBytes == before)
+        #expect(d.table.evictions > 90_000)
+        #expect(try #require(d.closeAll().first).source == scanner)
+    }
+}

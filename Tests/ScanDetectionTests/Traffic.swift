@@ -1,0 +1,32 @@
+import WireFormat
+@testable import ScanDetection
+
+/// Decoded packets for detector tests, built directly (the decoder has its own tests).
+enum Traffic {
+    static func tcp(
+        _ source: IPAddress, _ sourcePort: UInt16, _ destination: IPAddress, _ destinationPort: UInt16,
+        _ flags: TCPFlags, at seconds: Double = 0, stackOptions: Bool = false, payload: Int32 = 0
+    ) -> DecodedPacket {
+        var p = DecodedPacket()
+        p.timestamp = Timestamp(nanoseconds: Int64(seconds * 1e9) + 1_700_000_000_000_000_000)
+        p.source = source
+        p.destination = destination
+        p.ipVersion = source.isIPv4 ? 4 : 6
+        p.transport = .tcp
+        p.ipProtocol = 6
+        p.sourcePort = sourcePort
+        p.destinationPort = destinationPort
+        p.tcpFlags = flags
+        p.payloadLength = payload
+        if stackOptions {
+            p.tcpOptions.kinds = TCPOptionSummary.mss | TCPOptionSummary.sackPermitted | TCPOptionSummary.timestamps
+        }
+        return p
+    }
+
+    static func time(_ seconds: Double) -> Timestamp {
+        Timestamp(nanoseconds: Int64(seconds * 1e9) + 1_700_000_000_000_000_000)
+    }
+
+    static func host(_ n: Int) -> IPAddress { IPAddress(ipv4: 0xC612_0000 | UInt32(n)) }  // 198.18.x.y
+}

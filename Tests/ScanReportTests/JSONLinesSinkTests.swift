@@ -1,0 +1,84 @@
+import Testing
+import ScanDetection
+import ScanReport
+import WireFormat
+
+private let start = Timestamp(nanoseconds: 1_796_398_395_023_119_000)
+
+private func episode(classification: Classification = .unknown, tool: String? = nil) -> Episode {
+    var e = Episode(
+        source: IPAddress("2001:db8::3")!, firstSeen: start, lastSeen: Timestamp(nanoseconds: start.nanoseconds + 1_500_000_000),
+        technique: .syn, shape: .vertical, probes: 1002, distinctPorts: 997, distinctTargets: 1, ports: [21, 22, 80],
+        detectedAfter: 5, declaredAt: start, decidedBy: .sequentialTest, successes: 3, failures: 990, end: .idle)
+    e.classification = classification
+    e.tool = tool
+    e.toolConfidence = tool == nil ? nil : 0.9
+    return e
+}
+
+@Suite struct JSONLinesSinkTests {
+    @Test func anAlertIsOneLineWithTheContractKeysInOrder() {
+        let sink = JSONLinesSink(output: StringOutput())
+        sink.alert(Alert(source: IPAddress("198.18.0.3")!, technique: .connect, detectedAfter: 4, time: start, path: .sequentialTest))
+        #expect(sink.output.text == """
+            {"event":"alert","src":"198.18.0.3","technique":"connect","detected_after":4,"time":"2026-12-04T15:33:15.023119Z","decided_by":"sequential-test"}
+
+            """)
+    }
+
+    @Test func aScanLineCarriesEveryContractField() {
+        let sink = JSONLinesSink(output: StringOutput())
+        sink.episode(episode())
+        #expect(sink.output.text == """
+            {"event":"scan","src":"2001:db8::3","first_seen":"2026-12-04T15:33:15.023119Z","last_seen":"2026-12-04T15:33:16.523119Z","technique":"syn","shape":"vertical","probes":1002,"distinct_ports":997,"distinct_targets":1,"ports":[21,22,80],"detected_after":5,"tool":null,"tool_confidence":null,"verdict":"unknown","org":null,"evidence":[],"decided_by":"sequential-test","successes":3,"failures":990,"closed_by":"idle"}
+
+            """)
+    }
+
+    @Test func classificationAndToolAreWrittenAndStringsEscaped() {
+        let sink = JSONLinesSink(output: StringOutput())
+        sink.episode(episode(
+            classification: Classification(verdict: .research, organization: "Example \"Scan\" Org",
+                evidence: ["ptr scan-1.example.org\tconfirmed", "range 192.0.2.0/24\n"]),
+            tool: "nmap"))
+        let line = sink.output.text
+        #expect(line.contains(#""tool":"nmap","tool_confidence":0.9,"verdict":"research","org":"Example \"Scan\" Org""#))
+        #expect(line.contains(#""evidence":["ptr scan-1.example.org\tconfirmed","range 192.0.2.0/24\n"]"#))
+    }
+
+    @Test func statsIsTheLastLine() {
+        let sink = JSONLinesSink(output: StringOutput())
+        var s = RunStatistics()
+        s.packets = 10; s.decoded = 8; s.malformed = 1; s.kernelDrops = 2; s.sourcesTracked = 3; s.evictions = 4; s.episodes = 1
+        sink.finish(s)
+        #expect(sink.output.text == """
+            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":1}
+
+            """)
+    }
+
+    @Test func alertsAreFlushedAtOnce() {
+        var flushes = 0
+        let sink = JSONLinesSink(output: StringOutput(), flush: { _ in flushes += 1 })
+        sink.alert(Alert(source: IPAddress("198.18.0.3")!, technique: .syn, detectedAfter: 4, time: start, path: .sequentialTest))
+        #expect(flushes == 1)
+        sink.episode(episode())
+        #expect(flushes == 1)
+    }
+}
+
+@Suite struct TableSinkTests {
+    @Test func theTableShowsTheEpisodeAndTheStatistics() {
+        let sink = TableSink(output: StringOutput())
+        sink.episode(episode(classification: Classification(verdict: .research, organization: "Shodan", evidence: ["ptr census1.shodan.io"])))
+        var s = RunStatistics()
+        s.episodes = 1; s.packets = 2020
+        sink.finish(s)
+        let text = sink.output.text
+        #expect(text.contains("SCAN  2001:db8::3  syn vertical"))
+        #expect(text.contains("probes 1002, ~997 ports, ~1 hosts, detected after 5"))
+        #expect(text.contains("ports 21 22 80"))
+        #expect(text.contains("verdict research (Shodan)  evidence: ptr census1.shodan.io"))
+        #expect(text.contains("1 scan episode; 2020 packets"))
+    }
+}

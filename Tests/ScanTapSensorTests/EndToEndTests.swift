@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+import PacketCapture
+import WireFormat
+import _ScanTapTestSupport
+
+/// Writes a capture of one SYN scan (closed ports answer RST) starting at `second`.
+private func writeScan(to path: String, ports: ClosedRange<UInt16>, second: Int64 = 1_700_000_000, linkType: Int32 = 1) throws {
+    let builder = FrameBuilder()
+    let scanner = IPAddress("198.18.0.3")!, victim = IPAddress("198.18.0.10")!
+    let writer = try SavefileWriter(path: path, dataLinkType: linkType)
+    for port in ports {
+        let t = Timestamp(seconds: second, nanoseconds: Int64(port) * 1_000_000)
+        writer.write(builder.frame(from: scanner, to: victim, .tcp(sourcePort: 40000, destinationPort: port, flags: .syn,
+            options: TCPOptionBytes.mssOnly)), timestamp: t)
+        writer.write(builder.frame(from: victim, to: scanner, .tcp(sourcePort: port, destinationPort: 40000, flags: [.rst, .ack])),
+            timestamp: t + .microseconds(100))
+    }
+}
+
+private func temporary(_ name: String) -> String {
+    NSTemporaryDirectory() + "scantap-e2e-\(UUID().uuidString)-\(name)"
+}
+
+@Suite struct EndToEndTests {
+    @Test func theBundledSampleShowsItsThreeScannersWithTheirTechniques() throws {
+        let result = try Scantap.run(["read", "--format", "json", "samples/lab-sample.pcap"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let scans = result.events("scan")
+        let techniques = Dictionary(uniqueKeysWithValues: scans.map { ($0["src"] as! String, $0["technique"] as! String) })
+        #expect(techniques == ["198.18.0.3": "syn", "198.18.0.4": "connect", "2001:db8:0:1::3": "syn"])
+        #expect(result.events("alert").count == 3)
+        let stats = try #require(result.events.last)
+        #expect(stats["event"] as? String == "stats" && stats["episodes"] as? Int == 3)
+    }
+
+    @Test func severalFilesAreOneContinuousCapture() throws {
+        let first = temporary("a.pcap"), second = temporary("b.pcap")
+        defer { try? FileManager.default.removeItem(atPath: first); try? FileManager.default.removeItem(atPath: second) }
+        try writeScan(to: first, ports: 1...30)
+        try writeScan(to: second, ports: 31...60)
+        let result = try Scantap.run(["read", "--format", "json", "--filter", "tcp", first, second])
+        let scans = result.events("scan")
+        #expect(scans.count == 1 && scans.first?["probes"] as? Int == 60)
+        #expect(result.events("stats").first?["packets"] as? Int == 120)
+    }
+
+    @Test func standardInputIsReadWithADash() throws {
+        let path = temporary("stdin.pcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writeScan(to: path, ports: 1...20)
+        let result = try Scantap.run(["read", "--format", "json", "--filter", "tcp", "-"],
+            stdin: try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(result.status == 0 && result.events("scan").count == 1)
+    }
+
+    @Test func aTruncatedCaptureStillReportsWhatCameBeforeTheCut() throws {
+        let path = temporary("cut.pcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writeScan(to: path, ports: 1...50)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data.removeLast(10)
+        try data.write(to: URL(fileURLWithPath: path))
+        let result = try Scantap.run(["read", "--format", "json", "--filter", "tcp", path])
+        #expect(result.status == 1)
+        #expect(result.events("scan").first?["probes"] as? Int == 50)
+        #expect(result.events.last?["event"] as? String == "stats")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("truncated"))
+    }
+
+    @Test(arguments: [
+        (["read", "/nonexistent.pcap"], Int32(1), "No such file"),
+        (["read", "Package.swift"], 1, "Package.swift"),
+        (["read", "--filter", "tcp and and", "samples/lab-sample.pcap"], 2, "invalid filter"),
+        (["read", "--bogus", "samples/lab-sample.pcap"], 2, "unknown option"),
+        (["read", "--ignore", "300.1.2.3/8", "samples/lab-sample.pcap"], 2, "300.1.2.3/8"),
+    ])
+    func badInputGivesOneLineAndTheDocumentedStatus(arguments: [String], status: Int32, message: String) throws {
+        let result = try Scantap.run(arguments)
+        #expect(result.status == status)
+        #expect(result.stderr.hasPrefix("scantap: ") && result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func anUnsupportedLinkTypeIsNamed() throws {
+        let path = temporary("wifi.pcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try SavefileWriter(path: path, dataLinkType: 105)
+        let result = try Scantap.run(["read", path])
+        #expect(result.status == 1 && result.stderr.contains("unsupported link type IEEE802_11"))
+    }
+
+    @Test func helpAndVersionExitZero() throws {
+        #expect(try Scantap.run(["--help"]).stdout.contains("usage: scantap read"))
+        #expect(try Scantap.run(["--version"]).status == 0)
+    }
+}

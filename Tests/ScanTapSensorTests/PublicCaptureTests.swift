@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+/// The public captures in `../shared/eval-public` (made by other people, with ground truth).
+/// They are a check, not a target: nothing in the sensor knows their names.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: Scantap.evalPublic), "no ../shared/eval-public here"))
+struct PublicCaptureTests {
+    static let scans: [(file: String, scanner: String, technique: String)] = [
+        ("nmap-sS-1000-evilfingers.pcap", "192.168.1.10", "syn"),
+        ("nmap-sT-1000-evilfingers.pcap", "192.168.1.10", "connect"),
+        ("nmap-sS-10000-sgr.pcapng", "192.168.1.7", "syn"),
+        ("masscan-tcp-1001-esnet.pcap", "172.31.15.102", "syn"),
+        ("masscan-tcp-600-sr.pcap", "192.168.37.135", "syn"),
+        ("zmap-80-sr.pcap", "192.168.37.132", "syn"),
+    ]
+
+    static let scanFree = [
+        "backscatter-bss.pcap", "synflood-spoofed-stopddos.pcap", "http-browsing-sgr.pcapng", "doh-sgr.pcap",
+        "dns-dga-sgr.pcapng", "nfpuzzle3-appletv.pcap", "nmap-p80-A-esnet.pcap",
+    ]
+
+    @Test(arguments: scans)
+    func theTruthFilesScannerIsReportedWithItsTechnique(file: String, scanner: String, technique: String) throws {
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(Scantap.evalPublic)/\(file.split(separator: ".")[0]).truth.json"))) as? [String: Any]
+        let listed = (truth?["scanners"] as? [[String: Any]])?.compactMap { $0["src"] as? String }
+        #expect(listed == [scanner])
+        let result = try Scantap.run(["read", "--format", "json", "\(Scantap.evalPublic)/\(file)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let scans = result.events("scan")
+        #expect(scans.map { $0["src"] as? String } == [scanner])
+        #expect(scans.first?["technique"] as? String == technique)
+    }
+
+    @Test(arguments: scanFree)
+    func aScanFreeCaptureReportsNoEpisode(file: String) throws {
+        let result = try Scantap.run(["read", "--format", "json", "\(Scantap.evalPublic)/\(file)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.events("scan").isEmpty && result.events("alert").isEmpty, "\(result.stdout)")
+        #expect(result.events("stats").first?["episodes"] as? Int == 0)
+    }
+}

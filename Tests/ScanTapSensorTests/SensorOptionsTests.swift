@@ -1,0 +1,68 @@
+import Testing
+import WireFormat
+import ScanTapSensor
+import ScanDetection
+import PacketCapture
+
+@Suite struct SensorOptionsTests {
+    @Test func readTakesFilesAndOptionsInAnyOrder() throws {
+        let o = try SensorOptions(parsing: ["read", "a.pcap", "--format", "json", "b.pcapng", "--filter=syn-only", "-"])
+        #expect(o.mode == .read(files: ["a.pcap", "b.pcapng", "-"]))
+        #expect(o.format == .json && o.filter == "syn-only")
+    }
+
+    @Test func liveTakesSeveralInterfacesAndLiveOptions() throws {
+        let o = try SensorOptions(parsing: [
+            "live", "-i", "eth1", "-i", "eth2", "-Z", "nobody", "--buffer-size", "33554432", "--snaplen", "256",
+            "--no-promiscuous", "--timeout", "50",
+        ])
+        #expect(o.mode == .live(interfaces: ["eth1", "eth2"]))
+        #expect(o.dropToUser == "nobody" && o.live.bufferSize == 33_554_432 && o.live.snapshotLength == 256)
+        #expect(!o.live.promiscuous && o.live.timeoutMilliseconds == 50 && !o.live.immediate)
+    }
+
+    @Test func detectionTunablesAreParsed() throws {
+        let o = try SensorOptions(parsing: [
+            "read", "x.pcap", "--max-sources", "1000", "--ipv6-group", "64", "--ignore", "198.18.0.0/15, 2001:db8::1",
+            "--idle-gap", "60", "--max-episode", "7200",
+        ])
+        #expect(o.detector.maxSources == 1000 && o.detector.ipv6GroupPrefixLength == 64)
+        #expect(o.detector.ignoredSources == [IPPrefix("198.18.0.0/15")!, IPPrefix("2001:db8::1/128")!])
+        #expect(o.detector.idleGap == .seconds(60) && o.detector.maxEpisodeLength == .seconds(7200))
+    }
+
+    @Test(arguments: [
+        [], ["scan"], ["read"], ["live"], ["read", "x.pcap", "--bogus"], ["read", "x.pcap", "--format", "xml"],
+        ["read", "x.pcap", "--ignore", "10.0.0.0/33"], ["read", "x.pcap", "--max-sources"],
+        ["read", "x.pcap", "-i", "eth0"], ["live", "-i", "eth0", "extra"], ["read", "x.pcap", "--ipv6-group", "7"],
+    ])
+    func mistakesAreUsageErrors(arguments: [String]) {
+        #expect(throws: UsageError.self) { try SensorOptions(parsing: arguments) }
+    }
+
+    @Test func helpAndVersionNeedNothingElse() throws {
+        #expect(try SensorOptions(parsing: ["--help"]).mode == .help)
+        #expect(try SensorOptions(parsing: ["read", "--help"]).mode == .help)
+        #expect(try SensorOptions(parsing: ["--version"]).mode == .version)
+    }
+}
+
+@Suite struct FilterLibraryTests {
+    @Test func commentLinesAreDroppedAndTheRestJoined() {
+        let text = "# what\n  # indented comment\ntcp\n\tor udp\n"
+        #expect(FilterLibrary.stripComments(text) == "tcp \tor udp")
+    }
+
+    @Test func anExpressionThatIsNotAFilterNameIsUsedAsIs() throws {
+        let filter = try FilterLibrary.filter(for: "tcp port 80")
+        #expect(filter == FilterLibrary.Filter(expression: "tcp port 80", fromFile: false))
+        #expect(filter.expression(forDataLinkType: 1) == "tcp port 80")
+    }
+
+    @Test func theDefaultFilterIsFoundByNameAndExtendedToVLANsOnEthernet() throws {
+        let filter = try FilterLibrary.filter(for: "default")
+        #expect(filter.fromFile && !filter.expression.contains("#"))
+        #expect(filter.expression(forDataLinkType: 1).hasSuffix("or (vlan and ((\(filter.expression)) or (vlan and (\(filter.expression)))))"))
+        #expect(filter.expression(forDataLinkType: 12) == filter.expression)
+    }
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# End-to-end live test of ScanTap on the namespace lab.
+#
+# Usage: lab/live-test.sh SCANTAP_BINARY
+# Exit:  0 PASS, 1 FAIL, 2 usage, 77 SKIP (not root / no network namespaces)
+# Env:   ST_LAB_SUFFIX=-x      namespace name suffix (parallel runs)
+#        ST_LIVE_STRICT=1      also fail on the extra checks (technique of the
+#                              scan, no alert/scan for benign hosts, JSON shape)
+#        ST_LIVE_KEEP=DIR      copy scantap's stdout/stderr into DIR
+#
+# What it checks (the ScanTap live contract):
+#   1. `SCANTAP live -i stbr0 --format json`, started in the bridge namespace,
+#      prints {"event":"alert","src":"<scanner>",...} while the nmap scan runs
+#      (found before nmap exits, or at the latest right after it exits);
+#   2. after SIGINT it exits 0 within 10 s, having printed a
+#      {"event":"scan","src":"<scanner>",...} line and, as its last line,
+#      {"event":"stats","packets":N,...}.
+set -euo pipefail
+
+NAME="live-test"
+usage() { echo "usage: $0 SCANTAP_BINARY" >&2; exit 2; }
+skip() { echo "SKIP: $NAME: $*"; exit 77; }
+
+[ $# -eq 1 ] || usage
+BIN="$1"
+# Resolve to an absolute path: `ip netns exec` keeps the cwd, but be explicit.
+if [ -e "$BIN" ]; then BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"; fi
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces)"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lab/netns-lab.sh
+source "$REPO/lab/netns-lab.sh"
+
+lab_deps
+lab_can_netns || skip "cannot create network namespaces here"
+
+OUT="$(mktemp /tmp/st-live-out.XXXXXX)"     # scantap stdout (the JSON lines)
+ERR="$(mktemp /tmp/st-live-err.XXXXXX)"     # scantap stderr
+NMAP_LOG="$(mktemp /tmp/st-live-nmap.XXXXXX)"
+SCANTAP_PID=""
+NMAP_PID=""
+
+# Always: stop what we started (by PID), tear the lab down, keep or remove
+# the output files.  Runs once, on every exit path.
+# shellcheck disable=SC2317  # invoked through the trap
+cleanup() {
+  local rc=$?
+  if [ -n "$NMAP_PID" ]; then kill -KILL "$NMAP_PID" 2>/dev/null || true; fi
+  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; fi
+  lab_down
+  if [ -n "${ST_LIVE_KEEP:-}" ]; then
+    mkdir -p "$ST_LIVE_KEEP" && cp "$OUT" "$ST_LIVE_KEEP/scantap.stdout" &&
+      cp "$ERR" "$ST_LIVE_KEEP/scantap.stderr" && cp "$NMAP_LOG" "$ST_LIVE_KEEP/nmap.log"
+  fi
+  rm -f "$OUT" "$ERR" "$NMAP_LOG"
+  return "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+FAILS=()
+WARNS=()
+ok()   { echo "  ok:   $*"; }
+bad()  { echo "  FAIL: $*"; FAILS+=("$*"); }
+soft() {   # extra checks: warn, or fail under ST_LIVE_STRICT=1
+  if [ "${ST_LIVE_STRICT:-0}" = 1 ]; then bad "$*"; else echo "  warn: $*"; WARNS+=("$*"); fi
+}
+finish() {
+  if [ "${#FAILS[@]}" -gt 0 ]; then
+    echo "--- scantap stdout (first 40 lines) ---"; head -n 40 "$OUT" || true
+    echo "--- scantap stderr (last 40 lines) ---"; tail -n 40 "$ERR" || true
+    echo "FAIL: $NAME: ${#FAILS[@]} check(s) failed: $(IFS=';'; echo "${FAILS[*]}")"
+    exit 1
+  fi
+  echo "PASS: $NAME (scanner $LAB_SCAN4 alerted and reported; ${#WARNS[@]} warning(s))"
+  exit 0
+}
+
+[ -x "$BIN" ] || { bad "scantap binary '$1' not found or not executable"; finish; }
+
+lab_up
+
+# --- start scantap on the span port, inside the bridge's namespace ----------
+echo "starting: $BIN live -i $LAB_BRIDGE --format json (in $LAB_NS_TAP)"
+# env --default-signal=INT: bash starts background jobs of a script with
+# SIGINT *ignored*; a program that keeps the inherited disposition would then
+# never see our SIGINT.  Reset it, as a shell user's Ctrl-C would find it.
+ip netns exec "$LAB_NS_TAP" env --default-signal=INT "$BIN" live -i "$LAB_BRIDGE" --format json >"$OUT" 2>"$ERR" </dev/null &
+SCANTAP_PID=$!
+
+# Wait until it is capturing: a packet socket appears in the bridge
+# namespace (only scantap runs there, so any packet socket is its capture;
+# this also works when the binary is a wrapper that forks).  Bounded: 10 s.
+ready=0
+for _ in $(seq 1 100); do
+  kill -0 "$SCANTAP_PID" 2>/dev/null || break
+  if [ "$(ip netns exec "$LAB_NS_TAP" tail -n +2 /proc/net/packet 2>/dev/null | wc -l)" -gt 0 ]; then
+    ready=1; break
+  fi
+  sleep 0.1
+done
+if ! kill -0 "$SCANTAP_PID" 2>/dev/null; then
+  wait "$SCANTAP_PID" && rc=0 || rc=$?
+  SCANTAP_PID=""
+  bad "scantap exited during start-up (exit $rc)"; finish
+fi
+if [ "$ready" = 1 ]; then ok "scantap is capturing (packet socket open)"
+else echo "  note: no packet socket seen after 10 s; going on anyway"; fi
+sleep 1   # margin for the capture filter / loop to settle
+
+# --- benign traffic first: must not alert ------------------------------------
+lab_benign_traffic
+sleep 0.5
+
+# --- the real scan, watched while it runs ------------------------------------
+ALERT_RE="{\"event\":\"alert\",\"src\":\"$LAB_SCAN4\","
+lab_assert_lab_addr "$LAB_VIC4"
+echo "scanning: nmap -sS -p 1-1000 -T4 $LAB_VIC4 (from $LAB_SCAN4)"
+ip netns exec "$LAB_NS_SCAN" timeout 120 \
+  nmap -n -Pn -sS -p 1-1000 -T4 "$LAB_VIC4" >"$NMAP_LOG" 2>&1 </dev/null &
+NMAP_PID=$!
+alert_when=""
+# Poll every 20 ms while nmap runs (nmap itself is bounded to 120 s).
+while kill -0 "$NMAP_PID" 2>/dev/null; do
+  if grep -qF "$ALERT_RE" "$OUT"; then alert_when="while nmap was running"; break; fi
+  sleep 0.02
+done
+wait "$NMAP_PID" && nmap_rc=0 || nmap_rc=$?
+NMAP_PID=""
+# Checked immediately after nmap exits, before scantap is signalled.
+if [ -z "$alert_when" ] && grep -qF "$ALERT_RE" "$OUT"; then alert_when="right after nmap exited"; fi
+
+if [ "$nmap_rc" -ne 0 ]; then bad "nmap failed (exit $nmap_rc): $(tail -n 3 "$NMAP_LOG")"; fi
+grep -q '^80/tcp *open' "$NMAP_LOG" || bad "nmap did not find 80/tcp open (lab broken?)"
+if [ -n "$alert_when" ]; then ok "alert for $LAB_SCAN4 $alert_when"
+else bad "no {\"event\":\"alert\",\"src\":\"$LAB_SCAN4\",...} line before nmap ended (is stdout flushed per line?)"; fi
+
+# --- stop scantap with SIGINT; it must finish within 10 s and exit 0 --------
+if ! kill -0 "$SCANTAP_PID" 2>/dev/null; then
+  wait "$SCANTAP_PID" && rc=0 || rc=$?
+  SCANTAP_PID=""
+  bad "scantap died before SIGINT (exit $rc)"; finish
+fi
+kill -INT "$SCANTAP_PID"
+stopped=0
+for _ in $(seq 1 100); do
+  kill -0 "$SCANTAP_PID" 2>/dev/null || { stopped=1; break; }
+  sleep 0.1
+done
+if [ "$stopped" = 1 ]; then
+  wait "$SCANTAP_PID" && rc=0 || rc=$?
+  SCANTAP_PID=""
+  if [ "$rc" -eq 0 ]; then ok "scantap exited 0 after SIGINT"; else bad "scantap exited $rc after SIGINT (want 0)"; fi
+else
+  kill -KILL "$SCANTAP_PID" 2>/dev/null || true
+  wait "$SCANTAP_PID" 2>/dev/null || true
+  SCANTAP_PID=""
+  bad "scantap still running 10 s after SIGINT (killed)"
+fi
+
+# --- the final report lines ---------------------------------------------------
+SCAN_RE="{\"event\":\"scan\",\"src\":\"$LAB_SCAN4\","
+if grep -qF "$SCAN_RE" "$OUT"; then ok "scan line for $LAB_SCAN4"
+else bad "no {\"event\":\"scan\",\"src\":\"$LAB_SCAN4\",...} line"; fi
+if tail -n 1 "$OUT" | grep -qE '^\{"event":"stats","packets":[0-9]+[,}]'; then ok "last line is stats"
+else bad "last line is not {\"event\":\"stats\",\"packets\":N,...}: $(tail -n 1 "$OUT" | cut -c1-200)"; fi
+
+# --- extra checks (warnings unless ST_LIVE_STRICT=1) --------------------------
+if grep -F "$SCAN_RE" "$OUT" | grep -qF '"technique":"syn"'; then ok "scan technique is syn"
+else soft "scan line for $LAB_SCAN4 does not say \"technique\":\"syn\""; fi
+for benign in "$LAB_CLI4" "$LAB_CLI6" "$LAB_VIC4" "$LAB_VIC6"; do
+  if grep -qE "^\{\"event\":\"(alert|scan)\",\"src\":\"$benign\"" "$OUT"; then
+    soft "benign host $benign was reported as a scanner"
+  fi
+done
+# Every stdout line must be one JSON object whose first key is "event".
+if bad_json=$(python3 - "$OUT" <<'PY'
+import json, sys
+for n, line in enumerate(open(sys.argv[1], encoding="utf-8", errors="replace"), 1):
+    try:
+        obj = json.loads(line)
+        assert isinstance(obj, dict) and next(iter(obj)) == "event"
+    except Exception:
+        print(f"line {n}: {line.strip()[:120]}")
+        sys.exit(1)
+PY
+); then ok "all $(wc -l <"$OUT") stdout lines are JSON objects starting with \"event\""
+else soft "stdout is not one JSON object per line: $bad_json"; fi
+
+finish

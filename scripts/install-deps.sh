@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ScanTap needs, skipping any already present.
+#   build:  libpcap-dev (the capture library), pkg-config (finds it for SwiftPM)
+#   tests:  nmap, tcpdump, iproute2, iptables, curl, python3 (the namespace lab and its scans)
+set -euo pipefail
+wanted=(libpcap-dev pkg-config)
+[ "${1:-}" = "--tests" ] && wanted+=(nmap tcpdump iproute2 iptables curl python3 procps)
+missing=()
+for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scantap: missing packages: ${missing[*]} (run as root, or: sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
