@@ -41,7 +41,7 @@ public final class Sensor: @unchecked Sendable {
     // MARK: Savefiles
 
     private func runRead(_ files: [String]) throws(SensorError) {
-        let filter = try FilterLibrary.filter(for: options.filter)
+        let filter = try options.filter.map { (name) throws(SensorError) in try FilterLibrary.filter(for: name) }
         var pipeline = PacketPipeline(detector: detector)
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
         var nextSweep = Int64.min
@@ -53,7 +53,9 @@ public final class Sensor: @unchecked Sendable {
             do throws(CaptureError) {
                 let handle = try CaptureHandle.openSavefile(file)
                 let linkType = try handle.decodableLinkType()
-                try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+                if let filter {
+                    try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+                }
                 stopper.watch(handle)
                 // Several files are one capture: one table, one clock, one set of episodes.
                 _ = try handle.run { frame in
@@ -83,7 +85,7 @@ public final class Sensor: @unchecked Sendable {
     // MARK: Live interfaces
 
     private func runLive(_ interfaces: [String]) throws(SensorError) {
-        let filter = try FilterLibrary.filter(for: options.filter)
+        let filter = try FilterLibrary.filter(for: options.filter ?? FilterLibrary.defaultName)
         var captures: [(handle: CaptureHandle, linkType: LinkType)] = []
         do throws(CaptureError) {
             for interface in interfaces {

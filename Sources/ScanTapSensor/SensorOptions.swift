@@ -21,7 +21,11 @@ public struct SensorOptions: Sendable {
     public var mode: Mode = .help
     public var format = Format.table
     /// `--filter`: a file name in `bpf/` without `.bpf`, a path to a filter file, or an expression.
-    public var filter = "default"
+    /// Unset, `live` installs `bpf/default.bpf` in the kernel, where dropping established data
+    /// saves copying it to user space; `read` runs no filter, because in user space a BPF
+    /// program costs more per packet than the decoder's own look at the headers, and drops
+    /// nothing the detector would count.
+    public var filter: String? = nil
     public var detector = DetectorConfiguration()
     public var live = LiveCaptureOptions()
     /// `-Z USER`: drop to this user's uid, gid and groups once the capture handles are open.
@@ -142,7 +146,7 @@ public struct SensorOptions: Sendable {
         options:
           --format table|json     output for people (default) or one JSON object per line
           --filter NAME|FILE|EXPR BPF filter: bpf/NAME.bpf, a filter file, or an expression
-                                  (default: default)
+                                  (default: none for read, bpf/default.bpf for live)
           --max-sources N         sources tracked at once, memory fixed at start (default 65536,
                                   448 bytes each)
           --ipv6-group LEN        key IPv6 sources by this prefix length (default 128)

@@ -40,6 +40,11 @@ import PacketCapture
         #expect(throws: UsageError.self) { try SensorOptions(parsing: arguments) }
     }
 
+    @Test func readRunsNoFilterUnlessAskedAndLiveUsesTheDefault() throws {
+        #expect(try SensorOptions(parsing: ["read", "x.pcap"]).filter == nil)
+        #expect(try SensorOptions(parsing: ["live", "-i", "lo"]).filter == nil)
+    }
+
     @Test func helpAndVersionNeedNothingElse() throws {
         #expect(try SensorOptions(parsing: ["--help"]).mode == .help)
         #expect(try SensorOptions(parsing: ["read", "--help"]).mode == .help)
