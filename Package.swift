@@ -18,12 +18,14 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // One compiler builtin Swift lacks: cache prefetch, for the table's batched lookups.
+        .target(name: "CPrefetch"),
         // Packet decoding: link layer to TCP/UDP/ICMP, pure Swift, no allocation per packet.
         .target(name: "WireFormat"),
         // The one Swift module over libpcap: savefiles, live handles, BPF programs, statistics.
         .target(name: "PacketCapture", dependencies: ["CPcap", "WireFormat"]),
         // The lock-free per-source table, scan detection rules and episodes.
-        .target(name: "ScanDetection", dependencies: ["WireFormat"]),
+        .target(name: "ScanDetection", dependencies: ["WireFormat", "CPrefetch"]),
         // Output: JSON lines and the human table.
         .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
@@ -55,7 +57,7 @@ let package = Package(
 
 // Every target: imports stay internal unless marked public, and members are visible only
 // through modules imported in the file itself.
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CPrefetch" {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("MemberImportVisibility"),
         .enableUpcomingFeature("InternalImportsByDefault"),

@@ -4,15 +4,10 @@ public import WireFormat
 /// `params.h`. The README's "Tunables" table mirrors this file.
 public struct DetectorConfiguration: Sendable {
     /// Sources tracked at once; rounded up to a power of two. Memory is fixed at start-up:
-    /// `SourceTable.bytesPerSource` (448) bytes each, so the default 65,536 costs 28 MiB — in the
+    /// `SourceTable.bytesPerSource` (456) bytes each, so the default 65,536 costs 28.5 MiB — in the
     /// range of Snort 3's 10 MiB port-scan memcap, but holding distinct-count bitmaps for every
     /// source. A flood of spoofed sources evicts idle entries; it cannot grow memory.
     public var maxSources = 65_536
-
-    /// Slots examined for one source before evicting (scanlogd's `HASH_MAX` is 16). Eight slots
-    /// keep a lookup within a few cache lines, and the keyed hash means an attacker cannot aim
-    /// sources at one probe window.
-    public var probeLimit = 8
 
     /// A scan episode closes after this long without a probe from its source. Zeek's
     /// simple-scan and old Bro both expire scan state after 15 minutes; nmap's slowest timing

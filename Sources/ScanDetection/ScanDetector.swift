@@ -17,7 +17,7 @@ public final class ScanDetector: Sendable {
 
     init(configuration: DetectorConfiguration, keys: SourceTable.BitmapKeys) {
         self.configuration = configuration
-        self.table = SourceTable(maxSources: configuration.maxSources, probeLimit: configuration.probeLimit, keys: keys)
+        self.table = SourceTable(maxSources: configuration.maxSources, keys: keys)
         self.ipv6GroupLength = configuration.ipv6GroupPrefixLength
         self.groupsIPv6 = configuration.ipv6GroupPrefixLength < 128
     }
@@ -29,30 +29,85 @@ public final class ScanDetector: Sendable {
 
     /// Accounts one packet. Returns an alert when this packet made its source a scanner.
     public func process(_ packet: DecodedPacket) -> Alert? {
+        process(packet, tag: subject(of: packet).map { table.tag(of: key($0)) } ?? 0)
+    }
+
+    /// Accounts a batch of packets, in order, overlapping their memory accesses.
+    ///
+    /// Per packet the table costs a few cache misses (its bucket, then its slot and bitmap
+    /// words), each one dependent on the last. Taken one packet at a time they add up to
+    /// hundreds of nanoseconds; here the batch first loads every packet's bucket, then every
+    /// found slot's lines, and only then applies the updates, so the misses of the whole batch
+    /// are in flight together. The result is the same as calling `process` on each packet.
+    ///
+    /// - Parameter onAlert: called for each alert, in packet order.
+    public func process(_ packets: UnsafeBufferPointer<DecodedPacket>, onAlert: (Alert) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: packets.count) { tags in
+            // 1. Hash each packet's subject and start fetching its bucket.
+            for i in packets.indices {
+                let tag = subject(of: packets[i]).map { table.tag(of: key($0)) } ?? 0
+                tags[i] = tag
+                if tag != 0 { table.prefetchBucket(of: tag) }
+            }
+            // 2. With the buckets arriving, start fetching the lines each update will use.
+            for i in packets.indices where tags[i] != 0 {
+                guard let slot = table.find(tag: tags[i]) else { continue }
+                let p = packets[i]
+                table.prefetch(slot, Field.state)
+                if p.tcpFlags.contains(.syn) && !p.tcpFlags.contains(.ack) {
+                    let port = p.destinationPort
+                    table.prefetchBit(slot, Field.pairBitmap, table.pairIndex(host: p.destination, port: port))
+                    table.prefetchBit(slot, Field.portBitmap, table.portIndex(port))
+                    table.prefetchBit(slot, Field.hostBitmap, table.hostIndex(p.destination))
+                } else if p.tcpFlags.contains(.ack) || p.tcpFlags.contains(.rst) {
+                    let pair = table.pairIndex(host: p.source, port: p.sourcePort)
+                    table.prefetchBit(slot, Field.pairBitmap, pair)
+                    table.prefetchBit(slot, Field.answeredBitmap, pair)
+                }
+            }
+            // 3. Apply the updates, in packet order, on lines now in cache.
+            for i in packets.indices {
+                if let alert = process(packets[i], tag: tags[i]) { onAlert(alert) }
+            }
+        }
+    }
+
+    /// The address whose table entry a packet updates: the prober for a SYN or a bare ACK, the
+    /// probed source for an answer. Nil for packets the detector does not use.
+    @inline(__always)
+    private func subject(of packet: DecodedPacket) -> IPAddress? {
         guard packet.transport == .tcp else { return nil }
+        let flags = packet.tcpFlags
+        if flags.contains(.syn) { return flags.contains(.ack) ? packet.destination : packet.source }
+        if flags.contains(.rst) { return packet.destination }
+        if flags == .ack && packet.payloadLength == 0 { return packet.source }
+        return nil
+    }
+
+    /// `process` with the subject's tag already computed (0 when there is no subject).
+    private func process(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
+        guard tag != 0 else { return nil }
         let flags = packet.tcpFlags
         if flags.contains(.syn) {
             // A SYN/ACK answers someone else's attempt: it is never a probe (backscatter, or a
             // server answering), only an outcome for the source it is sent to.
-            return flags.contains(.ack) ? answer(packet, success: true).alert : probe(packet)
+            return flags.contains(.ack) ? answer(packet, tag: tag, success: true).alert : probe(packet, tag: tag)
         }
         if flags.contains(.rst) {
-            let outcome = answer(packet, success: false)
+            let outcome = answer(packet, tag: tag, success: false)
             if !outcome.matched && !flags.contains(.ack) {
-                vote(packet, Field.halfOpenResets)
+                vote(packet, Field.halfOpenResets, tag: table.tag(of: key(packet.source)))
             }
             return outcome.alert
         }
-        if flags == .ack && packet.payloadLength == 0 {
-            vote(packet, Field.handshakes)
-        }
+        vote(packet, Field.handshakes, tag: tag)
         return nil
     }
 
     private typealias Field = SourceTable.Field
 
     /// An unsolicited connection attempt from `packet.source`.
-    private func probe(_ packet: DecodedPacket) -> Alert? {
+    private func probe(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
         let source = packet.source
         if !configuration.ignoredSources.isEmpty,
             configuration.ignoredSources.contains(where: { $0.contains(source) })
@@ -60,8 +115,7 @@ public final class ScanDetector: Sendable {
             return nil
         }
         let now = packet.timestamp.nanoseconds
-        guard let slot = table.findOrInsert(key(source), address: source, now: now) else { return nil }
-        table.add(slot, Field.probes)
+        guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
         table.touch(slot, now: now)
         let options = packet.tcpOptions
         let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
@@ -85,8 +139,8 @@ public final class ScanDetector: Sendable {
     }
 
     /// A SYN/ACK or RST from a target back to a tracked source: the outcome of a first contact.
-    private func answer(_ packet: DecodedPacket, success: Bool) -> (matched: Bool, alert: Alert?) {
-        guard let slot = table.find(key(packet.destination)) else { return (false, nil) }
+    private func answer(_ packet: DecodedPacket, tag: UInt64, success: Bool) -> (matched: Bool, alert: Alert?) {
+        guard let slot = table.find(tag: tag) else { return (false, nil) }
         let pair = table.pairIndex(host: packet.source, port: packet.sourcePort)
         guard table.testBit(slot, Field.pairBitmap, pair) else { return (false, nil) }
         // Each first contact is scored once, whatever the retransmissions.
@@ -107,8 +161,8 @@ public final class ScanDetector: Sendable {
     }
 
     /// Counts a packet the source sends on a pair it probed: the technique's evidence.
-    private func vote(_ packet: DecodedPacket, _ field: Int) {
-        guard let slot = table.find(key(packet.source)),
+    private func vote(_ packet: DecodedPacket, _ field: Int, tag: UInt64) {
+        guard let slot = table.find(tag: tag),
             table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
         else { return }
         table.add(slot, field)
@@ -145,8 +199,8 @@ public final class ScanDetector: Sendable {
         let longest = configuration.maxEpisodeLength.nanosecondCount
         for slot in 0..<table.capacity {
             // Cheap test first: most slots are empty or busy.
-            let tag = table.load(slot, Field.tag)
-            guard tag != 0 else { continue }
+            let tag = table.tag(at: slot)
+            guard tag & 1 == 1 else { continue }
             let lastSeen = Int64(bitPattern: table.load(slot, Field.lastSeen))
             let firstSeen = Int64(bitPattern: table.load(slot, Field.firstSeen))
             let isIdle = now.nanoseconds &- lastSeen >= idle

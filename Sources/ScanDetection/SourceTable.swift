@@ -1,15 +1,22 @@
+import CPrefetch
 import Synchronization
 public import WireFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A fixed-capacity table of per-source state that capture threads update concurrently without
 /// locks, while a sweeper reads it to open and close episodes.
 ///
 /// ## Layout
-/// One allocation of `capacity × wordsPerSlot` atomic 64-bit words, made at start-up and never
-/// grown. A slot is 7 cache lines (448 bytes): a header line with everything a probe touches
-/// (tag, address, state, times, counters), a line of outcome counters, a line with the port
-/// sample, then four 512-bit bitmaps (contacted (host, port) pairs, answered pairs, ports,
-/// hosts) for linear-counting estimates of distinct values.
+/// Two allocations made at start-up and never grown, both cache-line aligned:
+/// - the **tags**: one 64-bit word per slot, grouped in buckets of 8 that fill one cache line, so
+///   a lookup reads exactly one line whatever the load;
+/// - the **slots**: 56 atomic words (448 bytes, 7 cache lines) per source. Line 0 holds everything
+///   a probe touches (state, times, SYN counts, contacts, outcomes); line 1 what answers and
+///   declarations touch; line 2 the exact port sample; then four 512-bit bitmaps (contacted
+///   (host, port) pairs, answered pairs, ports, hosts) for linear-counting estimates.
+/// A probe therefore touches the tag line, line 0, and one word of three bitmaps.
 ///
 /// ## Concurrency
 /// Every field is an `Atomic<UInt64>`; updates are relaxed loads, `bitwiseOr`/`wrappingAdd` and
@@ -32,39 +39,42 @@ public final class SourceTable: @unchecked Sendable {
 
     /// Word offsets inside a slot.
     enum Field {
-        // Header line: touched by every probe.
-        static let tag = 0
-        static let addressHigh = 1
-        static let addressLow = 2
-        static let state = 3
-        static let firstSeen = 4
-        static let lastSeen = 5
-        static let probes = 6
-        static let contacts = 7
-        // Outcome line: touched by answers.
-        static let successes = 8
-        static let failures = 9
+        // Line 0: touched by every probe.
+        static let state = 0
+        static let firstSeen = 1
+        static let lastSeen = 2
+        static let stackSYNs = 3
+        static let rawSYNs = 4
+        static let contacts = 5
+        static let successes = 6
+        static let failures = 7
+        // Line 1: answers, votes and the declaration.
+        static let addressHigh = 8
+        static let addressLow = 9
         static let score = 10
         static let handshakes = 11
         static let halfOpenResets = 12
-        static let stackSYNs = 13
-        static let rawSYNs = 14
+        static let detectedAfter = 13
+        static let declaredAt = 14
         static let sampleCount = 15
-        // Declaration and port sample.
-        static let detectedAfter = 16
-        static let declaredAt = 17
-        static let portSample = 18  // 4 words: 16 ports of 16 bits
-        // Bitmaps, 8 words (512 bits) each.
+        // Line 2: the port sample, 16 ports of 16 bits in 4 words; the other 4 words are where
+        // the remaining techniques' counters go.
+        static let portSample = 16
+        // Bitmaps, 8 words (512 bits, one cache line) each.
         static let pairBitmap = 24
         static let answeredBitmap = 32
         static let portBitmap = 40
         static let hostBitmap = 48
     }
 
-    /// 64-bit words per source.
+    /// 64-bit words per slot.
     public static let wordsPerSlot = 56
-    /// Bytes of state per tracked source.
-    public static let bytesPerSource = wordsPerSlot * 8
+    /// Bytes of state per tracked source: its slot and its tag.
+    public static let bytesPerSource = wordsPerSlot * 8 + 8
+    /// Slots a source may occupy: one bucket of tags, one cache line. scanlogd caps its chains at
+    /// 16; eight keeps every lookup to one line, and the keyed hash means an attacker cannot aim
+    /// sources at one bucket.
+    public static let bucketSlots = 8
     /// Bits in each distinct-count bitmap. Linear counting with 512 bits errs by about 3 % up to
     /// a few hundred values (detection.md §8) and is exact in practice at decision thresholds.
     public static let bitmapBits = 512
@@ -80,11 +90,13 @@ public final class SourceTable: @unchecked Sendable {
         static let declared: UInt64 = 2
         static let bySequentialTest: UInt64 = 4
         static let byUnansweredCount: UInt64 = 8
+        static let sampleFull: UInt64 = 16
     }
 
     public let capacity: Int
-    let mask: Int
-    let probeLimit: Int
+    /// Mask that turns a hash into the first slot of its bucket.
+    let bucketMask: Int
+    let tags: UnsafeMutablePointer<Atomic<UInt64>>
     let words: UnsafeMutablePointer<Atomic<UInt64>>
     /// Keys for the bitmap index mixer: secret and per-process, so a scanner cannot choose ports
     /// or hosts that pile onto one bit and stay under a threshold (detection.md §8).
@@ -103,31 +115,42 @@ public final class SourceTable: @unchecked Sendable {
     let evictionCount = Atomic<Int>(0)
     let untrackedCount = Atomic<Int>(0)
 
-    /// - Parameters:
-    ///   - maxSources: rounded up to a power of two.
-    ///   - probeLimit: slots examined per lookup before evicting.
-    public convenience init(maxSources: Int, probeLimit: Int) {
-        self.init(maxSources: maxSources, probeLimit: probeLimit, keys: .random())
+    /// - Parameter maxSources: rounded up to a power of two (at least one bucket).
+    public convenience init(maxSources: Int) {
+        self.init(maxSources: maxSources, keys: .random())
     }
 
     /// Tests pass fixed keys so that exact counts do not depend on chance bitmap collisions.
-    init(maxSources: Int, probeLimit: Int, keys: BitmapKeys) {
+    init(maxSources: Int, keys: BitmapKeys) {
         pairKey = keys.pair
         portKey = keys.port
         hostKey = keys.host
-        var capacity = 1
-        while capacity < max(maxSources, probeLimit) { capacity <<= 1 }
+        var capacity = Self.bucketSlots
+        while capacity < maxSources { capacity <<= 1 }
         self.capacity = capacity
-        self.mask = capacity - 1
-        self.probeLimit = probeLimit
-        let count = capacity * Self.wordsPerSlot
-        words = .allocate(capacity: count)
-        for i in 0..<count { (words + i).initialize(to: Atomic(0)) }
+        self.bucketMask = (capacity - 1) & ~(Self.bucketSlots - 1)
+        tags = Self.allocateZeroed(capacity)
+        words = Self.allocateZeroed(capacity * Self.wordsPerSlot)
+    }
+
+    /// Page-aligned atomic words, all zero, from an anonymous mapping (zero-filled by the
+    /// kernel, so every word already holds `Atomic(0)`'s bit pattern). The mapping asks for
+    /// transparent huge pages: the table is read at random, and with 4 KiB pages nearly every
+    /// lookup would also miss the TLB.
+    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
+        let bytes = count * 8
+        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            raw != MAP_FAILED
+        else {
+            fatalError("cannot map \(bytes) bytes for the source table: \(String(cString: strerror(errno)))")
+        }
+        _ = madvise(raw, bytes, MADV_HUGEPAGE)  // advice only: without it the table still works
+        return raw.bindMemory(to: Atomic<UInt64>.self, capacity: count)
     }
 
     deinit {
-        words.deinitialize(count: capacity * Self.wordsPerSlot)
-        words.deallocate()
+        munmap(UnsafeMutableRawPointer(tags), capacity * 8)
+        munmap(UnsafeMutableRawPointer(words), capacity * Self.wordsPerSlot * 8)
     }
 
     /// Sources ever inserted.
@@ -142,9 +165,17 @@ public final class SourceTable: @unchecked Sendable {
 
     @inline(__always)
     func word(_ slot: Int, _ field: Int) -> UnsafeMutablePointer<Atomic<UInt64>> {
-        // Safe: `slot` comes from `& mask` (< capacity) and `field` < wordsPerSlot.
+        // Safe: every slot index comes from `& bucketMask` plus less than a bucket (< capacity),
+        // and `field` < wordsPerSlot.
         words + (slot &* Self.wordsPerSlot &+ field)
     }
+
+    @inline(__always)
+    func tagWord(_ slot: Int) -> UnsafeMutablePointer<Atomic<UInt64>> { tags + slot }
+
+    /// The slot's tag: odd for a source, 0 when free, `busy` while being scrubbed.
+    @inline(__always)
+    func tag(at slot: Int) -> UInt64 { tagWord(slot).pointee.load(ordering: .relaxed) }
 
     @inline(__always)
     func load(_ slot: Int, _ field: Int) -> UInt64 { word(slot, field).pointee.load(ordering: .relaxed) }
@@ -175,52 +206,42 @@ public final class SourceTable: @unchecked Sendable {
     // MARK: Lookup and insertion
 
     /// The slot holding `key`, or nil if it is not tracked.
-    public func find(_ key: IPAddress) -> Int? {
-        let tag = tag(of: key)
-        var slot = Int(truncatingIfNeeded: tag >> 1) & mask
-        for _ in 0..<probeLimit {
-            // Acquiring: a matching tag must come with the claimant's reset of the fields.
-            if word(slot, Field.tag).pointee.load(ordering: .acquiring) == tag { return slot }
-            slot = (slot &+ 1) & mask
+    public func find(_ key: IPAddress) -> Int? { find(tag: tag(of: key)) }
+
+    /// The slot whose tag is `tag`, or nil.
+    func find(tag: UInt64) -> Int? {
+        let bucket = Int(truncatingIfNeeded: tag >> 1) & bucketMask
+        for slot in bucket..<(bucket &+ Self.bucketSlots) {
+            // Acquiring: a matching tag must come with the fields its publisher wrote.
+            if tagWord(slot).pointee.load(ordering: .acquiring) == tag { return slot }
         }
         return nil
     }
 
-    /// The slot holding `key`, inserting it (evicting the stalest undeclared source in the probe
-    /// window if it is full) when absent. Nil when every slot in the window holds a declared
-    /// scanner: those are kept until their episode is reported.
+    /// The slot holding `key`, inserting it (evicting the stalest undeclared source of its
+    /// bucket if the bucket is full) when absent. Nil when every slot of the bucket holds a
+    /// declared scanner: those are kept until their episode is reported.
     ///
     /// - Parameters:
     ///   - key: the table key (the source, or its IPv6 prefix).
     ///   - address: the address stored and reported for a new entry.
     ///   - now: packet time, stored as first and last seen.
     public func findOrInsert(_ key: IPAddress, address: IPAddress, now: Int64) -> Int? {
-        let tag = tag(of: key)
-        let start = Int(truncatingIfNeeded: tag >> 1) & mask
-        var slot = start
+        findOrInsert(tag: tag(of: key), address: address, now: now)
+    }
+
+    /// `findOrInsert` with the key's tag already computed.
+    func findOrInsert(tag: UInt64, address: IPAddress, now: Int64) -> Int? {
+        let bucket = Int(truncatingIfNeeded: tag >> 1) & bucketMask
         var empty = -1
-        var victim = -1
-        var victimTag: UInt64 = 0
-        var victimLastSeen = Int64.max
-        for _ in 0..<probeLimit {
-            let current = word(slot, Field.tag).pointee.load(ordering: .acquiring)
+        for slot in bucket..<(bucket &+ Self.bucketSlots) {
+            let current = tagWord(slot).pointee.load(ordering: .acquiring)
             if current == tag { return slot }
-            if current == 0 {
-                if empty < 0 { empty = slot }
-            } else if current != Self.busy {
-                let state = load(slot, Field.state)
-                let lastSeen = Int64(bitPattern: load(slot, Field.lastSeen))
-                if state & State.declared == 0 && lastSeen < victimLastSeen {
-                    victim = slot
-                    victimTag = current
-                    victimLastSeen = lastSeen
-                }
-            }
-            slot = (slot &+ 1) & mask
+            if current == 0 && empty < 0 { empty = slot }
         }
         if empty >= 0 {
             // A free slot's fields are already zero: claiming it is this one exchange.
-            let (won, found) = word(empty, Field.tag).pointee.compareExchange(
+            let (won, found) = tagWord(empty).pointee.compareExchange(
                 expected: 0, desired: tag, ordering: .acquiringAndReleasing)
             if won {
                 publish(empty, address: address, now: now)
@@ -229,9 +250,24 @@ public final class SourceTable: @unchecked Sendable {
             // Another thread claimed it first; if for the same source, share its slot.
             if found == tag { return empty }
         }
+        // The bucket is full: the victim is the stalest source not declared a scanner. Only
+        // here are the other sources' slots read.
+        var victim = -1
+        var victimTag: UInt64 = 0
+        var victimLastSeen = Int64.max
+        for slot in bucket..<(bucket &+ Self.bucketSlots) {
+            let current = tagWord(slot).pointee.load(ordering: .relaxed)
+            guard current & 1 == 1, load(slot, Field.state) & State.declared == 0 else { continue }
+            let lastSeen = Int64(bitPattern: load(slot, Field.lastSeen))
+            if lastSeen < victimLastSeen {
+                victim = slot
+                victimTag = current
+                victimLastSeen = lastSeen
+            }
+        }
         if victim >= 0 && scrub(victim, tag: victimTag) {
             // Releasing: a thread that finds the new tag also sees the zeroed fields.
-            word(victim, Field.tag).pointee.store(tag, ordering: .releasing)
+            tagWord(victim).pointee.store(tag, ordering: .releasing)
             evictionCount.wrappingAdd(1, ordering: .relaxed)
             publish(victim, address: address, now: now)
             return victim
@@ -255,17 +291,17 @@ public final class SourceTable: @unchecked Sendable {
     /// Takes a slot away from `tag` and zeroes its fields, leaving the tag `busy`; false if the
     /// slot no longer holds `tag`.
     private func scrub(_ slot: Int, tag: UInt64) -> Bool {
-        guard word(slot, Field.tag).pointee.compareExchange(
+        guard tagWord(slot).pointee.compareExchange(
             expected: tag, desired: Self.busy, ordering: .acquiringAndReleasing).exchanged
         else { return false }
-        for field in (Field.tag + 1)..<Self.wordsPerSlot { store(slot, field, 0) }
+        for field in 0..<Self.wordsPerSlot { store(slot, field, 0) }
         return true
     }
 
     /// Frees a slot if it still holds `tag`. The sweeper calls this after reporting or expiring.
     func release(_ slot: Int, tag: UInt64) {
         guard scrub(slot, tag: tag) else { return }
-        word(slot, Field.tag).pointee.store(0, ordering: .releasing)
+        tagWord(slot).pointee.store(0, ordering: .releasing)
     }
 
     // MARK: Per-source updates
@@ -284,6 +320,20 @@ public final class SourceTable: @unchecked Sendable {
             seen = Int64(bitPattern: found)
         }
     }
+
+    /// Starts fetching the bucket `tag` falls in.
+    @inline(__always)
+    func prefetchBucket(of tag: UInt64) {
+        CPrefetch_forWrite(tagWord(Int(truncatingIfNeeded: tag >> 1) & bucketMask))
+    }
+
+    /// Starts fetching the line holding `field` of `slot`.
+    @inline(__always)
+    func prefetch(_ slot: Int, _ field: Int) { CPrefetch_forWrite(word(slot, field)) }
+
+    /// Starts fetching the word holding bit `index` of the bitmap at `field`.
+    @inline(__always)
+    func prefetchBit(_ slot: Int, _ field: Int, _ index: Int) { CPrefetch_forWrite(word(slot, field &+ (index >> 6))) }
 
     /// Sets bit `index` of the bitmap at `field`; true if it was clear.
     @inline(__always)
@@ -329,10 +379,15 @@ public final class SourceTable: @unchecked Sendable {
     @inline(__always)
     func hostIndex(_ host: IPAddress) -> Int { Self.bitIndex(Self.fold(host), key: hostKey) }
 
-    /// Appends a port to the exact sample if there is room.
+    /// Appends a port to the exact sample if there is room. Once the sample is full a state bit
+    /// says so, and new ports no longer touch the sample's cache line.
     func samplePort(_ slot: Int, _ port: UInt16) {
+        guard load(slot, Field.state) & State.sampleFull == 0 else { return }
         let index = Int(word(slot, Field.sampleCount).pointee.wrappingAdd(1, ordering: .relaxed).oldValue)
-        guard index < DetectorConfiguration.portSampleSize else { return }
+        guard index < DetectorConfiguration.portSampleSize else {
+            word(slot, Field.state).pointee.bitwiseOr(State.sampleFull, ordering: .relaxed)
+            return
+        }
         let shift = UInt64(index & 3) * 16
         word(slot, Field.portSample + index / 4).pointee.bitwiseOr(UInt64(port) << shift, ordering: .relaxed)
     }
@@ -398,8 +453,8 @@ public final class SourceTable: @unchecked Sendable {
 
     /// A consistent-enough copy of one source's state, or nil if the slot is not in use.
     public func snapshot(_ slot: Int) -> SourceSnapshot? {
+        let tag = tagWord(slot).pointee.load(ordering: .acquiring)
         let state = word(slot, Field.state).pointee.load(ordering: .acquiring)
-        let tag = load(slot, Field.tag)
         guard state & State.ready != 0, tag & 1 == 1 else { return nil }
         var ports: [UInt16] = []
         let sampled = min(Int(load(slot, Field.sampleCount)), DetectorConfiguration.portSampleSize)
@@ -414,7 +469,7 @@ public final class SourceTable: @unchecked Sendable {
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
-            probes: Int(load(slot, Field.probes)),
+            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs)),
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.successes)),
             failures: Int(load(slot, Field.failures)),

@@ -58,14 +58,17 @@ public final class Sensor: @unchecked Sendable {
                 }
                 stopper.watch(handle)
                 // Several files are one capture: one table, one clock, one set of episodes.
-                _ = try handle.run { frame in
-                    if let alert = pipeline.consume(frame, linkType: linkType) { report(alert) }
+                let onAlert: (Alert) -> Void = { self.report($0) }
+                _ = try handle.run({ frame in
+                    pipeline.consume(frame, linkType: linkType, onAlert: onAlert)
                     let now = pipeline.clock.nanoseconds
                     if now >= nextSweep {
+                        // Everything before the sweep's time reaches the table first.
+                        pipeline.flush(onAlert: onAlert)
                         if nextSweep != .min { report(detector.sweep(now: pipeline.clock)) }
                         nextSweep = now &+ sweepInterval
                     }
-                }
+                }, batchEnd: { pipeline.flush(onAlert: onAlert) })
                 stopper.unwatch(handle)
             } catch {
                 failure = SensorError(error)
@@ -195,9 +198,12 @@ private final class LiveWorker: @unchecked Sendable {
 
     func run(_ onAlert: (Alert) -> Void) throws(CaptureError) {
         _ = try handle.run({ frame in
-            if let alert = pipeline.consume(frame, linkType: linkType) { onAlert(alert) }
+            pipeline.consume(frame, linkType: linkType, onAlert: onAlert)
         }, batchEnd: {
-            // Published once per batch, not per packet: the sweeper needs it to the second.
+            // Whatever libpcap handed over is processed before waiting for more: a batch never
+            // waits for its 32nd packet. The clock is published once per batch, not per packet:
+            // the sweeper needs it to the second.
+            pipeline.flush(onAlert: onAlert)
             latest.store(pipeline.clock.nanoseconds, ordering: .relaxed)
         })
     }

@@ -112,7 +112,7 @@ if selected.contains("pipeline") {
     print("  libpcap floor (pcap_dispatch, empty callback): \(String(format3(seconds(floor)))) s, \(Int(Double(packets) / seconds(floor) / 1e3)) kpkt/s")
     print("  scantap read --format json:                    \(String(format3(seconds(read)))) s, \(Int(Double(packets) / seconds(read) / 1e3)) kpkt/s")
     print("  ratio (scantap / floor throughput):            \(format3(seconds(floor) / seconds(read)))")
-    print("  scantap peak memory: \(peak / 1024) MiB (table: \(SourceTable(maxSources: maxSources, probeLimit: 8).memoryBytes / 1_048_576) MiB)")
+    print("  scantap peak memory: \(peak / 1024) MiB (table: \(SourceTable(maxSources: maxSources).memoryBytes / 1_048_576) MiB)")
 }
 
 if selected.contains("table") {

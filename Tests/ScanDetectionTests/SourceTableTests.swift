@@ -4,15 +4,15 @@ import WireFormat
 
 @Suite struct SourceTableTests {
     @Test func capacityIsRoundedUpToAPowerOfTwoAndMemoryIsFixed() {
-        let table = SourceTable(maxSources: 1000, probeLimit: 8)
+        let table = SourceTable(maxSources: 1000)
         #expect(table.capacity == 1024)
         #expect(table.memoryBytes == 1024 * SourceTable.bytesPerSource)
-        #expect(SourceTable.bytesPerSource == 448)
+        #expect(SourceTable.bytesPerSource == 456)
     }
 
     @Test(arguments: [1, 5, 25, 100, 300, 1000])
     func linearCountingEstimatesDistinctValuesClosely(count: Int) {
-        let table = SourceTable(maxSources: 16, probeLimit: 8, keys: .init(pair: 1, port: 2, host: 3))
+        let table = SourceTable(maxSources: 16, keys: .init(pair: 1, port: 2, host: 3))
         let slot = table.findOrInsert(Traffic.host(1), address: Traffic.host(1), now: 0)!
         for port in 0..<count { _ = table.insertBit(slot, SourceTable.Field.portBitmap, table.portIndex(UInt16(port))) }
         let estimate = table.estimate(slot, SourceTable.Field.portBitmap)
@@ -27,7 +27,7 @@ import WireFormat
     }
 
     @Test func aKeyIsFoundWhereItWasInsertedAndNowhereElse() {
-        let table = SourceTable(maxSources: 64, probeLimit: 8)
+        let table = SourceTable(maxSources: 64)
         let slot = table.findOrInsert(Traffic.host(1), address: Traffic.host(1), now: 5)
         #expect(slot != nil && table.find(Traffic.host(1)) == slot)
         #expect(table.find(Traffic.host(2)) == nil)
