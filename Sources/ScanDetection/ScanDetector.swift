@@ -15,7 +15,7 @@ public final class ScanDetector: Sendable {
         self.init(configuration: configuration, keys: .random())
     }
 
-    init(configuration: DetectorConfiguration, keys: SourceTable.BitmapKeys) {
+    init(configuration: DetectorConfiguration, keys: SourceTable.Keys) {
         self.configuration = configuration
         self.table = SourceTable(maxSources: configuration.maxSources, keys: keys)
         self.ipv6GroupLength = configuration.ipv6GroupPrefixLength

@@ -98,15 +98,18 @@ public final class SourceTable: @unchecked Sendable {
     let bucketMask: Int
     let tags: UnsafeMutablePointer<Atomic<UInt64>>
     let words: UnsafeMutablePointer<Atomic<UInt64>>
-    /// Keys for the bitmap index mixer: secret and per-process, so a scanner cannot choose ports
-    /// or hosts that pile onto one bit and stay under a threshold (detection.md §8).
-    struct BitmapKeys {
+    /// The table's secrets, drawn per process: the slot hash's key, so chosen addresses cannot
+    /// collide, and the bitmap mixer's keys, so a scanner cannot choose ports or hosts that pile
+    /// onto one bit and stay under a threshold (detection.md §8).
+    struct Keys {
         var pair, port, host: UInt64
+        var slot = SipHash13.random()
 
-        static func random() -> BitmapKeys {
-            BitmapKeys(pair: .random(in: .min ... .max), port: .random(in: .min ... .max), host: .random(in: .min ... .max))
+        static func random() -> Keys {
+            Keys(pair: .random(in: .min ... .max), port: .random(in: .min ... .max), host: .random(in: .min ... .max))
         }
     }
+    let sipHash: SipHash13
     let pairKey: UInt64
     let portKey: UInt64
     let hostKey: UInt64
@@ -121,7 +124,8 @@ public final class SourceTable: @unchecked Sendable {
     }
 
     /// Tests pass fixed keys so that exact counts do not depend on chance bitmap collisions.
-    init(maxSources: Int, keys: BitmapKeys) {
+    init(maxSources: Int, keys: Keys) {
+        sipHash = keys.slot
         pairKey = keys.pair
         portKey = keys.port
         hostKey = keys.host
@@ -193,15 +197,10 @@ public final class SourceTable: @unchecked Sendable {
 
     // MARK: Keys
 
-    /// The keyed 64-bit hash of a source key, never 0 (0 marks a free slot). Swift's `Hasher` is
-    /// SipHash-1-3 with a random per-process seed: chosen addresses cannot be made to collide.
+    /// The keyed 64-bit hash of a source key, always odd (0 marks a free slot, `busy` is even):
+    /// SipHash-1-3 under a random per-process key, so chosen addresses cannot be made to collide.
     @inline(__always)
-    func tag(of key: IPAddress) -> UInt64 {
-        var hasher = Hasher()
-        hasher.combine(key.high)
-        hasher.combine(key.low)
-        return UInt64(bitPattern: Int64(hasher.finalize())) | 1
-    }
+    func tag(of key: IPAddress) -> UInt64 { sipHash.hash(key.high, key.low) | 1 }
 
     // MARK: Lookup and insertion
 

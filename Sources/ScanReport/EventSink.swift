@@ -23,10 +23,14 @@ public struct RunStatistics: Sendable, Equatable {
 /// Where detection results go: standard output in one of two formats today; the DShield
 /// spool later. Calls arrive one at a time, in packet-time order for alerts.
 public protocol EventSink: AnyObject {
-    /// A source was just declared a scanner. Print and flush at once: someone is watching.
+    /// A source was just declared a scanner.
     func alert(_ alert: Alert)
     /// An episode closed.
     func episode(_ episode: Episode)
-    /// The run ended; the last thing written.
+    /// Pushes out what is buffered. The sensor calls it after each batch of packets that raised
+    /// an alert (a batch is at most 32 packets, or whatever one read from the kernel returned),
+    /// so an alert reaches its reader within microseconds of its packet being processed.
+    func flush()
+    /// The run ended; the last thing written, and flushed.
     func finish(_ statistics: RunStatistics)
 }

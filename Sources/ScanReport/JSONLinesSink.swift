@@ -3,69 +3,170 @@ import WireFormat
 
 /// One JSON object per line: the machine contract documented in the README. Keys appear in a
 /// fixed order and new keys are only ever appended, so line-oriented tools can rely on them.
-public final class JSONLinesSink<Output: TextOutputStream>: EventSink {
-    public private(set) var output: Output
-    private let flush: (inout Output) -> Void
+public final class JSONLinesSink: EventSink {
+    public let output: any LineOutput
+    /// The line being built; reused, so writing a line allocates nothing once it has grown.
+    private var line = JSONLine()
 
-    /// - Parameter flush: forces buffered lines out; called after every alert and at the end.
-    public init(output: Output, flush: @escaping (inout Output) -> Void = { _ in }) {
-        self.output = output
-        self.flush = flush
-    }
+    public init(output: any LineOutput) { self.output = output }
 
-    public func alert(_ alert: Alert) {
-        output.write(
-            "{\"event\":\"alert\",\"src\":\(quote(alert.source.description)),"
-                + "\"technique\":\(quote(alert.technique.rawValue)),"
-                + "\"detected_after\":\(alert.detectedAfter),\"time\":\(quote(alert.time.rfc3339)),"
-                + "\"decided_by\":\(quote(alert.path.rawValue))}\n")
-        flush(&output)
+    public func alert(_ a: Alert) {
+        line.begin("alert")
+        line.key("src", string: a.source.description)
+        line.key("technique", string: a.technique.rawValue)
+        line.key("detected_after", a.detectedAfter)
+        line.key("time", time: a.time)
+        line.key("decided_by", string: a.path.rawValue)
+        emit()
     }
 
     public func episode(_ e: Episode) {
-        let ports = e.ports.map(String.init).joined(separator: ",")
-        let evidence = e.classification.evidence.map(quote).joined(separator: ",")
-        output.write(
-            "{\"event\":\"scan\",\"src\":\(quote(e.source.description)),"
-                + "\"first_seen\":\(quote(e.firstSeen.rfc3339)),\"last_seen\":\(quote(e.lastSeen.rfc3339)),"
-                + "\"technique\":\(quote(e.technique.rawValue)),\"shape\":\(quote(e.shape.rawValue)),"
-                + "\"probes\":\(e.probes),\"distinct_ports\":\(e.distinctPorts),"
-                + "\"distinct_targets\":\(e.distinctTargets),\"ports\":[\(ports)],"
-                + "\"detected_after\":\(e.detectedAfter),"
-                + "\"tool\":\(e.tool.map(quote) ?? "null"),"
-                + "\"tool_confidence\":\(e.toolConfidence.map { String($0) } ?? "null"),"
-                + "\"verdict\":\(quote(e.classification.verdict.rawValue)),"
-                + "\"org\":\(e.classification.organization.map(quote) ?? "null"),"
-                + "\"evidence\":[\(evidence)],"
-                + "\"decided_by\":\(quote(e.decidedBy.rawValue)),\"successes\":\(e.successes),"
-                + "\"failures\":\(e.failures),\"closed_by\":\(quote(e.end.rawValue))}\n")
+        line.begin("scan")
+        line.key("src", string: e.source.description)
+        line.key("first_seen", time: e.firstSeen)
+        line.key("last_seen", time: e.lastSeen)
+        line.key("technique", string: e.technique.rawValue)
+        line.key("shape", string: e.shape.rawValue)
+        line.key("probes", e.probes)
+        line.key("distinct_ports", e.distinctPorts)
+        line.key("distinct_targets", e.distinctTargets)
+        line.key("ports", integers: e.ports)
+        line.key("detected_after", e.detectedAfter)
+        line.key("tool", string: e.tool)
+        line.key("tool_confidence", number: e.toolConfidence)
+        line.key("verdict", string: e.classification.verdict.rawValue)
+        line.key("org", string: e.classification.organization)
+        line.key("evidence", strings: e.classification.evidence)
+        line.key("decided_by", string: e.decidedBy.rawValue)
+        line.key("successes", e.successes)
+        line.key("failures", e.failures)
+        line.key("closed_by", string: e.end.rawValue)
+        emit()
     }
 
+    public func flush() { output.flush() }
+
     public func finish(_ s: RunStatistics) {
-        output.write(
-            "{\"event\":\"stats\",\"packets\":\(s.packets),\"decoded\":\(s.decoded),"
-                + "\"malformed\":\(s.malformed),\"kernel_drops\":\(s.kernelDrops),"
-                + "\"sources_tracked\":\(s.sourcesTracked),\"evictions\":\(s.evictions),"
-                + "\"episodes\":\(s.episodes)}\n")
-        flush(&output)
+        line.begin("stats")
+        line.key("packets", s.packets)
+        line.key("decoded", s.decoded)
+        line.key("malformed", s.malformed)
+        line.key("kernel_drops", s.kernelDrops)
+        line.key("sources_tracked", s.sourcesTracked)
+        line.key("evictions", s.evictions)
+        line.key("episodes", s.episodes)
+        emit()
+        output.flush()
+    }
+
+    private func emit() {
+        line.end()
+        line.bytes.withUnsafeBytes { output.write($0) }
     }
 }
 
-/// A JSON string literal (RFC 8259 §7): quotes, backslashes and control characters escaped.
-func quote(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
+/// Builds one JSON object as bytes.
+struct JSONLine {
+    var bytes: [UInt8] = []
+
+    mutating func begin(_ event: String) {
+        bytes.removeAll(keepingCapacity: true)
+        append("{\"event\":")
+        quote(event)
+    }
+
+    mutating func end() { append("}\n") }
+
+    mutating func key(_ name: StaticString) {
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        append("\":")
+    }
+
+    mutating func key(_ name: StaticString, _ value: Int) {
+        key(name)
+        integer(value)
+    }
+
+    mutating func key(_ name: StaticString, string value: String?) {
+        key(name)
+        if let value { quote(value) } else { append("null") }
+    }
+
+    mutating func key(_ name: StaticString, time: Timestamp) {
+        key(name)
+        bytes.append(UInt8(ascii: "\""))
+        time.appendRFC3339(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func key(_ name: StaticString, number value: Double?) {
+        key(name)
+        if let value { append(String(value)) } else { append("null") }
+    }
+
+    mutating func key(_ name: StaticString, integers values: [UInt16]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            integer(Int(v))
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func key(_ name: StaticString, strings values: [String]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            quote(v)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func integer(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
         }
     }
-    return out + "\""
+
+    /// A JSON string literal (RFC 8259 §7): quotes, backslashes and control characters escaped.
+    mutating func quote(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): append("\\\"")
+            case UInt8(ascii: "\\"): append("\\\\")
+            case UInt8(ascii: "\n"): append("\\n")
+            case UInt8(ascii: "\r"): append("\\r")
+            case UInt8(ascii: "\t"): append("\\t")
+            case 0..<0x20:
+                append("\\u00")
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(hex[Int(byte >> 4)])
+                bytes.append(hex[Int(byte & 0xF)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
 }

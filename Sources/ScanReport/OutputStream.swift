@@ -2,12 +2,28 @@
 import Glibc
 #endif
 
+/// Where a sink's lines go. Bytes, not `String`s: the JSON writer builds each line in a
+/// reusable byte buffer, so a run that reports a hundred thousand episodes does not build a
+/// hundred thousand strings.
+public protocol LineOutput: AnyObject {
+    /// Appends bytes; they may stay buffered until `flush`.
+    func write(_ bytes: UnsafeRawBufferPointer)
+    /// Pushes everything buffered to its destination.
+    func flush()
+}
+
+extension LineOutput {
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+}
+
 /// Buffered writes to a file descriptor, flushed explicitly or when the buffer fills.
-///
-/// Alerts flush immediately (an operator is watching); `scan` lines may wait for the next flush.
-public final class FileOutput: TextOutputStream {
+public final class FileOutput: LineOutput {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
+    /// Flushing at 64 KiB keeps write(2) calls rare without holding lines back for long.
     private static let flushThreshold = 64 * 1024
 
     /// Standard output.
@@ -18,8 +34,8 @@ public final class FileOutput: TextOutputStream {
         buffer.reserveCapacity(Self.flushThreshold)
     }
 
-    public func write(_ string: String) {
-        buffer.append(contentsOf: string.utf8)
+    public func write(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(contentsOf: bytes)
         if buffer.count >= Self.flushThreshold { flush() }
     }
 
@@ -42,9 +58,12 @@ public final class FileOutput: TextOutputStream {
     deinit { flush() }
 }
 
-/// Collects output in memory: for tests.
-public final class StringOutput: TextOutputStream {
-    public private(set) var text = ""
+/// Collects output in memory, counting flushes: for tests.
+public final class MemoryOutput: LineOutput {
+    private var bytes: [UInt8] = []
+    public private(set) var flushes = 0
     public init() {}
-    public func write(_ string: String) { text += string }
+    public func write(_ bytes: UnsafeRawBufferPointer) { self.bytes.append(contentsOf: bytes) }
+    public func flush() { flushes += 1 }
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 }

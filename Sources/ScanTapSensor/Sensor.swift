@@ -42,47 +42,56 @@ public final class Sensor: @unchecked Sendable {
 
     private func runRead(_ files: [String]) throws(SensorError) {
         let filter = try options.filter.map { (name) throws(SensorError) in try FilterLibrary.filter(for: name) }
-        var pipeline = PacketPipeline(detector: detector)
-        let sweepInterval = options.detector.sweepInterval.nanosecondCount
-        var nextSweep = Int64.min
-        var failure: SensorError? = nil
         stopper.install()
         defer { stopper.uninstall() }
 
-        for file in files where !stopper.isStopped {
-            do throws(CaptureError) {
-                let handle = try CaptureHandle.openSavefile(file)
-                let linkType = try handle.decodableLinkType()
-                if let filter {
-                    try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
-                }
-                stopper.watch(handle)
-                // Several files are one capture: one table, one clock, one set of episodes.
-                let onAlert: (Alert) -> Void = { self.report($0) }
-                _ = try handle.run({ frame in
-                    pipeline.consume(frame, linkType: linkType, onAlert: onAlert)
-                    let now = pipeline.clock.nanoseconds
-                    if now >= nextSweep {
-                        // Everything before the sweep's time reaches the table first.
-                        pipeline.flush(onAlert: onAlert)
-                        if nextSweep != .min { report(detector.sweep(now: pipeline.clock)) }
-                        nextSweep = now &+ sweepInterval
-                    }
-                }, batchEnd: { pipeline.flush(onAlert: onAlert) })
-                stopper.unwatch(handle)
-            } catch {
-                failure = SensorError(error)
-                break
-            }
+        // Two threads: this one runs the detector and reports; the reader runs libpcap and the
+        // decoder, handing decoded packets over through a ring. Several files are one capture:
+        // one table, one clock, one set of episodes.
+        let ring = PacketRing()
+        let reader = SavefileReader(files: files, filter: filter, ring: ring, stopper: stopper)
+        let readerDone = DispatchSemaphore(value: 0)
+        startThread {
+            reader.run()
+            readerDone.signal()
         }
+
+        let sweepInterval = options.detector.sweepInterval.nanosecondCount
+        var nextSweep = Int64.min
+        var alerted = false
+        let onAlert: (Alert) -> Void = { alert in
+            alerted = true
+            self.report(alert)
+        }
+        while ring.consume(limit: PacketPipeline.batchSize, { packets in
+            // Sweeps happen right after the packet whose time crosses the sweep time, whatever
+            // the run sizes the ring hands over: episode boundaries depend on the capture only.
+            var start = 0
+            for i in packets.indices where packets[i].timestamp.nanoseconds >= nextSweep {
+                detector.process(UnsafeBufferPointer(rebasing: packets[start...i]), onAlert: onAlert)
+                start = i + 1
+                if nextSweep != .min { report(detector.sweep(now: packets[i].timestamp)) }
+                nextSweep = packets[i].timestamp.nanoseconds &+ sweepInterval
+            }
+            if start < packets.count {
+                detector.process(UnsafeBufferPointer(rebasing: packets[start...]), onAlert: onAlert)
+            }
+            if alerted {
+                flushAlerts()
+                alerted = false
+            }
+        }) {}
+        readerDone.wait()
+
         // A usage error before any packet was read (a bad filter) leaves nothing to report.
-        if let failure, case .usage = failure, pipeline.packets == 0 { throw failure }
+        let frames = reader.frames
+        if let failure = reader.failure, case .usage = failure, frames.packets == 0 { throw failure }
         var statistics = RunStatistics()
-        statistics.packets = pipeline.packets
-        statistics.decoded = pipeline.decoded
-        statistics.malformed = pipeline.malformed
+        statistics.packets = frames.packets
+        statistics.decoded = frames.decoded
+        statistics.malformed = frames.malformed
         finish(statistics)
-        if let failure { throw failure }
+        if let failure = reader.failure { throw failure }
     }
 
     // MARK: Live interfaces
@@ -95,7 +104,7 @@ public final class Sensor: @unchecked Sendable {
                 let handle = try CaptureHandle.openLive(interface: interface, options: options.live)
                 let linkType = try handle.decodableLinkType()
                 // The kernel runs the filter: unwanted packets never cross into user space.
-                try handle.setFilter(try handle.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+                try install(filter, on: handle)
                 captures.append((handle, linkType))
             }
         } catch {
@@ -114,7 +123,7 @@ public final class Sensor: @unchecked Sendable {
             group.enter()
             startThread {
                 do throws(CaptureError) {
-                    try worker.run { alert in self.report(alert) }
+                    try worker.run(onAlert: { self.report($0) }, afterAlerts: { self.flushAlerts() })
                 } catch {
                     failures.withLock { $0.append(SensorError(error)) }
                     self.stopper.stop()
@@ -138,9 +147,9 @@ public final class Sensor: @unchecked Sendable {
 
         var statistics = RunStatistics()
         for worker in workers {
-            statistics.packets += worker.pipeline.packets
-            statistics.decoded += worker.pipeline.decoded
-            statistics.malformed += worker.pipeline.malformed
+            statistics.packets += worker.pipeline.frames.packets
+            statistics.decoded += worker.pipeline.frames.decoded
+            statistics.malformed += worker.pipeline.frames.malformed
             if let counters = try? worker.handle.statistics() {
                 statistics.kernelDrops += Int(counters.droppedByKernel + counters.droppedByInterface)
             }
@@ -153,6 +162,11 @@ public final class Sensor: @unchecked Sendable {
 
     private func report(_ alert: Alert) {
         sinkLock.withLock { _ in sink.alert(alert) }
+    }
+
+    /// Pushes alerts out: called after each batch of packets that raised one.
+    private func flushAlerts() {
+        sinkLock.withLock { _ in sink.flush() }
     }
 
     private func report(_ episodes: [Episode]) {
@@ -196,16 +210,74 @@ private final class LiveWorker: @unchecked Sendable {
     /// The latest packet time this thread has seen.
     var clock: Timestamp { Timestamp(nanoseconds: latest.load(ordering: .relaxed)) }
 
-    func run(_ onAlert: (Alert) -> Void) throws(CaptureError) {
+    /// Captures until stopped. `afterAlerts` runs after each batch that raised alerts.
+    func run(onAlert: (Alert) -> Void, afterAlerts: () -> Void) throws(CaptureError) {
         _ = try handle.run({ frame in
-            pipeline.consume(frame, linkType: linkType, onAlert: onAlert)
+            if pipeline.consume(frame, linkType: linkType, onAlert: onAlert) { afterAlerts() }
         }, batchEnd: {
             // Whatever libpcap handed over is processed before waiting for more: a batch never
             // waits for its 32nd packet. The clock is published once per batch, not per packet:
             // the sweeper needs it to the second.
-            pipeline.flush(onAlert: onAlert)
-            latest.store(pipeline.clock.nanoseconds, ordering: .relaxed)
+            if pipeline.flush(onAlert: onAlert) { afterAlerts() }
+            latest.store(pipeline.frames.clock.nanoseconds, ordering: .relaxed)
         })
+    }
+}
+
+/// Compiles `filter` for the handle's link type and installs it.
+///
+/// The program is compiled on a dead handle of the same link type, not on the live one: on a
+/// live Linux handle libpcap 1.10 generates code that reads VLAN tags from the kernel's metadata,
+/// and gets the `(F) or (vlan and …)` form of filter files wrong (libpcap issue #1513). Linux puts
+/// the tags back into the packet data libpcap delivers, so the offline program is the right one.
+private func install(_ filter: FilterLibrary.Filter, on handle: CaptureHandle) throws(CaptureError) {
+    guard let compiler = CaptureHandle.openDead(dataLinkType: handle.dataLinkType) else {
+        throw CaptureError(.setFilter, source: handle.sourceName, message: "cannot compile for \(handle.dataLinkName)")
+    }
+    do {
+        try handle.setFilter(try compiler.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
+    } catch where error.kind == .filterSyntax {
+        throw CaptureError(.filterSyntax, source: handle.sourceName, message: error.message)
+    }
+}
+
+/// The `read` producer thread: opens each savefile in turn and decodes its packets into the ring.
+private final class SavefileReader: @unchecked Sendable {
+    // @unchecked: `frames` and `failure` are written by the reader thread only and read after it
+    // has signalled that it is done.
+    let files: [String]
+    let filter: FilterLibrary.Filter?
+    let ring: PacketRing
+    let stopper: Stopper
+    var frames = FrameDecoder()
+    var failure: SensorError?
+
+    init(files: [String], filter: FilterLibrary.Filter?, ring: PacketRing, stopper: Stopper) {
+        self.files = files
+        self.filter = filter
+        self.ring = ring
+        self.stopper = stopper
+    }
+
+    func run() {
+        defer { ring.finish() }
+        for file in files where !stopper.isStopped {
+            do throws(CaptureError) {
+                let handle = try CaptureHandle.openSavefile(file)
+                let linkType = try handle.decodableLinkType()
+                if let filter { try install(filter, on: handle) }
+                stopper.watch(handle)
+                defer { stopper.unwatch(handle) }
+                // Published on error too: every packet before a truncation reaches the detector.
+                defer { ring.publish() }
+                _ = try handle.run({ frame in
+                    if frames.decode(frame, linkType: linkType, into: ring.nextSlot()) { ring.commit() }
+                }, batchEnd: { ring.publish() })
+            } catch {
+                failure = SensorError(error)
+                return
+            }
+        }
     }
 }
 

@@ -31,18 +31,23 @@ public enum LinkType: Sendable, Equatable {
 }
 
 /// TCP header flags (RFC 9293 §3.1, plus the ECN bits of RFC 3168).
+///
+/// The flags are inlinable computed constants, not stored `static let`s: a stored global in
+/// another module is reached through an accessor call, and the detector tests flags on every
+/// packet.
+@frozen
 public struct TCPFlags: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    public static let fin = TCPFlags(rawValue: 0x01)
-    public static let syn = TCPFlags(rawValue: 0x02)
-    public static let rst = TCPFlags(rawValue: 0x04)
-    public static let psh = TCPFlags(rawValue: 0x08)
-    public static let ack = TCPFlags(rawValue: 0x10)
-    public static let urg = TCPFlags(rawValue: 0x20)
-    public static let ece = TCPFlags(rawValue: 0x40)
-    public static let cwr = TCPFlags(rawValue: 0x80)
+    @inlinable public static var fin: TCPFlags { TCPFlags(rawValue: 0x01) }
+    @inlinable public static var syn: TCPFlags { TCPFlags(rawValue: 0x02) }
+    @inlinable public static var rst: TCPFlags { TCPFlags(rawValue: 0x04) }
+    @inlinable public static var psh: TCPFlags { TCPFlags(rawValue: 0x08) }
+    @inlinable public static var ack: TCPFlags { TCPFlags(rawValue: 0x10) }
+    @inlinable public static var urg: TCPFlags { TCPFlags(rawValue: 0x20) }
+    @inlinable public static var ece: TCPFlags { TCPFlags(rawValue: 0x40) }
+    @inlinable public static var cwr: TCPFlags { TCPFlags(rawValue: 0x80) }
 }
 
 /// Which TCP options a segment carried: enough to tell a raw-packet scanner's SYN (no options,
@@ -57,12 +62,12 @@ public struct TCPOptionSummary: Sendable, Hashable {
 
     public init() {}
 
-    public static let mss: UInt32 = 1 << 2
-    public static let windowScale: UInt32 = 1 << 3
-    public static let sackPermitted: UInt32 = 1 << 4
-    public static let timestamps: UInt32 = 1 << 8
+    @inlinable public static var mss: UInt32 { 1 << 2 }
+    @inlinable public static var windowScale: UInt32 { 1 << 3 }
+    @inlinable public static var sackPermitted: UInt32 { 1 << 4 }
+    @inlinable public static var timestamps: UInt32 { 1 << 8 }
 
-    public func has(_ kind: UInt32) -> Bool { kinds & kind != 0 }
+    @inlinable public func has(_ kind: UInt32) -> Bool { kinds & kind != 0 }
 }
 
 /// The transport a decoded packet carries.

@@ -39,18 +39,36 @@ extension Duration {
 extension Timestamp {
     /// RFC 3339 UTC with microseconds, e.g. `2026-12-04T15:33:15.023119Z`.
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `rfc3339` as ASCII bytes, without building a string.
+    public func appendRFC3339(to bytes: inout [UInt8]) {
         let micros = nanoseconds >= 0 ? nanoseconds / 1000 : (nanoseconds - 999) / 1000
         var seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         seconds -= days * 86_400
         let (year, month, day) = Self.civil(fromDays: days)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(v / divisor % 10))
+                v %= divisor
+                divisor /= 10
+            }
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):"
-            + "\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(fraction, 6))Z"
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(seconds / 3600, 2); bytes.append(UInt8(ascii: ":"))
+        digits(seconds / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        digits(seconds % 60, 2); bytes.append(UInt8(ascii: "."))
+        digits(fraction, 6); bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's

@@ -8,7 +8,9 @@ import Glibc
 let version = "0.1.0"
 
 func fail(_ message: String, status: Int32) -> Never {
-    FileOutput(descriptor: 2).write("scantap: \(message)\n")
+    let stderr = FileOutput(descriptor: 2)
+    stderr.write("scantap: \(message)\n")
+    stderr.flush()
     exit(status)
 }
 
@@ -29,8 +31,8 @@ case .version:
 case .read, .live:
     let stdout = FileOutput.standardOutput()
     let sink: any EventSink = switch options.format {
-    case .json: JSONLinesSink(output: stdout, flush: { $0.flush() })
-    case .table: TableSink(output: stdout, flush: { $0.flush() })
+    case .json: JSONLinesSink(output: stdout)
+    case .table: TableSink(output: stdout)
     }
     do {
         try Sensor(options: options, sink: sink).run()
