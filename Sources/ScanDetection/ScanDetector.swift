@@ -10,6 +10,9 @@ public final class ScanDetector: Sendable {
     public let table: SourceTable
     private let ipv6GroupLength: Int
     private let groupsIPv6: Bool
+    // Copied out of the configuration so the per-packet test is a Bool, not an array access.
+    private let ignoredSources: [IPPrefix]
+    private let hasIgnoredSources: Bool
 
     public convenience init(configuration: DetectorConfiguration) {
         self.init(configuration: configuration, keys: .random())
@@ -20,6 +23,8 @@ public final class ScanDetector: Sendable {
         self.table = SourceTable(maxSources: configuration.maxSources, keys: keys)
         self.ipv6GroupLength = configuration.ipv6GroupPrefixLength
         self.groupsIPv6 = configuration.ipv6GroupPrefixLength < 128
+        self.ignoredSources = configuration.ignoredSources
+        self.hasIgnoredSources = !configuration.ignoredSources.isEmpty
     }
 
     @inline(__always)
@@ -109,11 +114,7 @@ public final class ScanDetector: Sendable {
     /// An unsolicited connection attempt from `packet.source`.
     private func probe(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
         let source = packet.source
-        if !configuration.ignoredSources.isEmpty,
-            configuration.ignoredSources.contains(where: { $0.contains(source) })
-        {
-            return nil
-        }
+        if hasIgnoredSources, ignoredSources.contains(where: { $0.contains(source) }) { return nil }
         let now = packet.timestamp.nanoseconds
         guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
         table.touch(slot, now: now)
@@ -131,7 +132,8 @@ public final class ScanDetector: Sendable {
         else { return nil }  // A retransmission or repeat: not a new first contact.
         let contacts = Int(table.add(slot, Field.contacts))
 
-        let answered = Int(table.load(slot, Field.successes) &+ table.load(slot, Field.failures))
+        let outcomes = table.load(slot, Field.outcomes)
+        let answered = Int((outcomes & 0xFFFF_FFFF) &+ (outcomes >> 32))
         guard contacts - answered >= configuration.unansweredContactsToDeclare,
             table.declare(slot, path: SourceTable.State.byUnansweredCount, detectedAfter: contacts, at: now)
         else { return nil }
@@ -146,11 +148,11 @@ public final class ScanDetector: Sendable {
         // Each first contact is scored once, whatever the retransmissions.
         guard table.insertBit(slot, Field.answeredBitmap, pair) else { return (true, nil) }
         if success {
-            table.add(slot, Field.successes)
+            table.add(slot, Field.outcomes, 1)
             _ = table.step(slot, by: -1, floor: Int64(configuration.successCreditLimit))
             return (true, nil)
         }
-        table.add(slot, Field.failures)
+        table.add(slot, Field.outcomes, 1 << 32)
         let score = table.step(slot, by: 1, floor: Int64(configuration.successCreditLimit))
         guard score >= configuration.failureStepsToDeclare else { return (true, nil) }
         let contacts = Int(table.load(slot, Field.contacts))

@@ -12,11 +12,12 @@ import Glibc
 /// Two allocations made at start-up and never grown, both cache-line aligned:
 /// - the **tags**: one 64-bit word per slot, grouped in buckets of 8 that fill one cache line, so
 ///   a lookup reads exactly one line whatever the load;
-/// - the **slots**: 56 atomic words (448 bytes, 7 cache lines) per source. Line 0 holds everything
-///   a probe touches (state, times, SYN counts, contacts, outcomes); line 1 what answers and
-///   declarations touch; line 2 the exact port sample; then four 512-bit bitmaps (contacted
-///   (host, port) pairs, answered pairs, ports, hosts) for linear-counting estimates.
-/// A probe therefore touches the tag line, line 0, and one word of three bitmaps.
+/// - the **slots**: 40 atomic words (320 bytes, 5 cache lines) per source. Line 0 holds everything
+///   a probe or an answer counts (state, times, SYN counts, contacts, outcomes, the walk); line 1
+///   the contacted-pairs and ports bitmaps; line 2 the hosts and answered-pairs bitmaps (256 bits
+///   each, for linear-counting estimates); line 3 what a declaration and the technique votes
+///   need; line 4 the exact port sample.
+/// A probe therefore touches four lines: its tag bucket, line 0, line 1 and line 2.
 ///
 /// ## Concurrency
 /// Every field is an `Atomic<UInt64>`; updates are relaxed loads, `bitwiseOr`/`wrappingAdd` and
@@ -39,47 +40,51 @@ public final class SourceTable: @unchecked Sendable {
 
     /// Word offsets inside a slot.
     enum Field {
-        // Line 0: touched by every probe.
+        // Line 0: counted by probes and answers.
         static let state = 0
         static let firstSeen = 1
         static let lastSeen = 2
         static let stackSYNs = 3
         static let rawSYNs = 4
+        /// Distinct first contacts, counted as new pair bits: at most `bitmapBits`.
         static let contacts = 5
-        static let successes = 6
-        static let failures = 7
-        // Line 1: answers, votes and the declaration.
-        static let addressHigh = 8
-        static let addressLow = 9
-        static let score = 10
-        static let handshakes = 11
-        static let halfOpenResets = 12
-        static let detectedAfter = 13
-        static let declaredAt = 14
-        static let sampleCount = 15
-        // Line 2: the port sample, 16 ports of 16 bits in 4 words; the other 4 words are where
+        /// Successes in the low 32 bits, failures in the high 32: each counts newly answered
+        /// pairs, so neither can exceed `bitmapBits` and the halves never overflow.
+        static let outcomes = 6
+        static let score = 7
+        // Line 1 and line 2: the bitmaps, 4 words (256 bits) each.
+        static let pairBitmap = 8
+        static let portBitmap = 12
+        static let hostBitmap = 16
+        static let answeredBitmap = 20
+        // Line 3: the declaration and the technique votes.
+        static let addressHigh = 24
+        static let addressLow = 25
+        static let handshakes = 26
+        static let halfOpenResets = 27
+        static let detectedAfter = 28
+        static let declaredAt = 29
+        // Line 4: the port sample, 16 ports of 16 bits in 4 words; the rest of the line is where
         // the remaining techniques' counters go.
-        static let portSample = 16
-        // Bitmaps, 8 words (512 bits, one cache line) each.
-        static let pairBitmap = 24
-        static let answeredBitmap = 32
-        static let portBitmap = 40
-        static let hostBitmap = 48
+        static let portSample = 32
     }
 
     /// 64-bit words per slot.
-    public static let wordsPerSlot = 56
+    public static let wordsPerSlot = 40
     /// Bytes of state per tracked source: its slot and its tag.
     public static let bytesPerSource = wordsPerSlot * 8 + 8
     /// Slots a source may occupy: one bucket of tags, one cache line. scanlogd caps its chains at
     /// 16; eight keeps every lookup to one line, and the keyed hash means an attacker cannot aim
     /// sources at one bucket.
     public static let bucketSlots = 8
-    /// Bits in each distinct-count bitmap. Linear counting with 512 bits errs by about 3 % up to
-    /// a few hundred values (detection.md §8) and is exact in practice at decision thresholds.
-    public static let bitmapBits = 512
+    /// Bits in each distinct-count bitmap. Linear counting with 256 bits errs by about 4.5 % up
+    /// to 200 values and 7 % at 500 (detection.md §8), is exact in practice at decision
+    /// thresholds, and lets two bitmaps share a cache line, so a probe touches two lines of
+    /// bitmaps instead of three. Past about 1,000 values the estimate loses precision; a full map
+    /// reports its ceiling, m·ln m = 1,420.
+    public static let bitmapBits = 256
     static let bitmapWords = bitmapBits / 64
-    static let bitmapShift: UInt64 = 64 - 9  // top 9 bits of a mixed hash index 512 bits
+    static let bitmapShift: UInt64 = 64 - 8  // the top 8 bits of a mixed hash index 256 bits
 
     /// Tag of a slot being scrubbed. Tags are odd, so no key can match it.
     static let busy: UInt64 = 2
@@ -90,7 +95,10 @@ public final class SourceTable: @unchecked Sendable {
         static let declared: UInt64 = 2
         static let bySequentialTest: UInt64 = 4
         static let byUnansweredCount: UInt64 = 8
-        static let sampleFull: UInt64 = 16
+        /// Ports sampled so far, in bits 8…12 of the state word: the state's line is already in
+        /// cache when a probe samples.
+        static let sampleCountShift: UInt64 = 8
+        static let sampleCountMask: UInt64 = 0x1F << 8
     }
 
     public let capacity: Int
@@ -378,15 +386,17 @@ public final class SourceTable: @unchecked Sendable {
     @inline(__always)
     func hostIndex(_ host: IPAddress) -> Int { Self.bitIndex(Self.fold(host), key: hostKey) }
 
-    /// Appends a port to the exact sample if there is room. Once the sample is full a state bit
-    /// says so, and new ports no longer touch the sample's cache line.
+    /// Appends a port to the exact sample if there is room.
     func samplePort(_ slot: Int, _ port: UInt16) {
-        guard load(slot, Field.state) & State.sampleFull == 0 else { return }
-        let index = Int(word(slot, Field.sampleCount).pointee.wrappingAdd(1, ordering: .relaxed).oldValue)
-        guard index < DetectorConfiguration.portSampleSize else {
-            word(slot, Field.state).pointee.bitwiseOr(State.sampleFull, ordering: .relaxed)
-            return
-        }
+        let state = word(slot, Field.state)
+        // Read first: once the sample is full, no atomic read-modify-write is spent. Racing
+        // threads can push the count a little past the sample size; 5 bits leave room.
+        guard (state.pointee.load(ordering: .relaxed) & State.sampleCountMask) >> State.sampleCountShift
+            < DetectorConfiguration.portSampleSize
+        else { return }
+        let old = state.pointee.wrappingAdd(1 << State.sampleCountShift, ordering: .relaxed).oldValue
+        let index = Int((old & State.sampleCountMask) >> State.sampleCountShift)
+        guard index < DetectorConfiguration.portSampleSize else { return }
         let shift = UInt64(index & 3) * 16
         word(slot, Field.portSample + index / 4).pointee.bitwiseOr(UInt64(port) << shift, ordering: .relaxed)
     }
@@ -456,7 +466,7 @@ public final class SourceTable: @unchecked Sendable {
         let state = word(slot, Field.state).pointee.load(ordering: .acquiring)
         guard state & State.ready != 0, tag & 1 == 1 else { return nil }
         var ports: [UInt16] = []
-        let sampled = min(Int(load(slot, Field.sampleCount)), DetectorConfiguration.portSampleSize)
+        let sampled = min(Int((state & State.sampleCountMask) >> State.sampleCountShift), DetectorConfiguration.portSampleSize)
         for i in 0..<sampled {
             ports.append(UInt16(truncatingIfNeeded: load(slot, Field.portSample + i / 4) >> (UInt64(i & 3) * 16)))
         }
@@ -470,8 +480,8 @@ public final class SourceTable: @unchecked Sendable {
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
             probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs)),
             contacts: Int(load(slot, Field.contacts)),
-            successes: Int(load(slot, Field.successes)),
-            failures: Int(load(slot, Field.failures)),
+            successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
+            failures: Int(load(slot, Field.outcomes) >> 32),
             handshakes: Int(load(slot, Field.handshakes)),
             halfOpenResets: Int(load(slot, Field.halfOpenResets)),
             stackSYNs: Int(load(slot, Field.stackSYNs)),
