@@ -238,13 +238,16 @@ private func dispatchCallback(
     user: UnsafeMutablePointer<UInt8>?, header: UnsafePointer<pcap_pkthdr>?, bytes: UnsafePointer<UInt8>?
 ) {
     guard let user, let header, let bytes else { return }
-    let context = Unmanaged<DispatchContext>.fromOpaque(user).takeUnretainedValue()
     let h = header.pointee
-    let fraction = Int64(h.ts.tv_usec) &* (context.nanoseconds ? 1 : 1000)
-    context.body(CapturedFrame(
-        timestamp: Timestamp(nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ fraction),
-        bytes: UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen)),
-        wireLength: Int(h.len)))
+    // `run` keeps the context alive for the whole loop, so borrowing it here needs no retain
+    // and release per packet.
+    Unmanaged<DispatchContext>.fromOpaque(user)._withUnsafeGuaranteedRef { context in
+        let fraction = Int64(h.ts.tv_usec) &* (context.nanoseconds ? 1 : 1000)
+        context.body(CapturedFrame(
+            timestamp: Timestamp(nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ fraction),
+            bytes: UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen)),
+            wireLength: Int(h.len)))
+    }
 }
 
 /// libpcap's error buffer (`PCAP_ERRBUF_SIZE` bytes).

@@ -29,6 +29,11 @@ import Glibc
 /// value no key hashes to), zeroes the fields, and only then publishes the new tag or 0 with a
 /// releasing store; the sweeper skips slots that are not `ready`.
 ///
+/// A table told it has a single writer (`exclusive`: `read`, where one thread runs the
+/// detector and its sweeps) performs the same updates as relaxed loads and stores, without the
+/// bus-locked read-modify-write instructions that concurrent writers need; on this path those
+/// cost more than everything else a probe does once its lines are in cache.
+///
 /// What is given up to stay lock-free: an update that races the eviction (or the sweeper's
 /// release) of its own source can land in the slot's next occupant — at most the one packet
 /// each racing thread is applying — and two threads inserting the same new source while its
@@ -102,6 +107,8 @@ public final class SourceTable: @unchecked Sendable {
     }
 
     public let capacity: Int
+    /// Whether one thread alone updates the table (see "Concurrency").
+    public let exclusive: Bool
     /// Mask that turns a hash into the first slot of its bucket.
     let bucketMask: Int
     let tags: UnsafeMutablePointer<Atomic<UInt64>>
@@ -126,13 +133,16 @@ public final class SourceTable: @unchecked Sendable {
     let evictionCount = Atomic<Int>(0)
     let untrackedCount = Atomic<Int>(0)
 
-    /// - Parameter maxSources: rounded up to a power of two (at least one bucket).
-    public convenience init(maxSources: Int) {
-        self.init(maxSources: maxSources, keys: .random())
+    /// - Parameters:
+    ///   - maxSources: rounded up to a power of two (at least one bucket).
+    ///   - exclusive: true when a single thread will ever update the table.
+    public convenience init(maxSources: Int, exclusive: Bool = false) {
+        self.init(maxSources: maxSources, exclusive: exclusive, keys: .random())
     }
 
     /// Tests pass fixed keys so that exact counts do not depend on chance bitmap collisions.
-    init(maxSources: Int, keys: Keys) {
+    init(maxSources: Int, exclusive: Bool = false, keys: Keys) {
+        self.exclusive = exclusive
         sipHash = keys.slot
         pairKey = keys.pair
         portKey = keys.port
@@ -195,7 +205,46 @@ public final class SourceTable: @unchecked Sendable {
     /// Adds to a counter and returns the new value.
     @inline(__always) @discardableResult
     func add(_ slot: Int, _ field: Int, _ value: UInt64 = 1) -> UInt64 {
-        word(slot, field).pointee.wrappingAdd(value, ordering: .relaxed).newValue
+        addReturningOld(word(slot, field), value) &+ value
+    }
+
+    // The three read-modify-writes every update is made of: atomic for concurrent writers,
+    // a relaxed load and store for an exclusive one.
+
+    @inline(__always)
+    private func addReturningOld(_ w: UnsafeMutablePointer<Atomic<UInt64>>, _ value: UInt64) -> UInt64 {
+        if exclusive {
+            let old = w.pointee.load(ordering: .relaxed)
+            w.pointee.store(old &+ value, ordering: .relaxed)
+            return old
+        }
+        return w.pointee.wrappingAdd(value, ordering: .relaxed).oldValue
+    }
+
+    @inline(__always)
+    private func orReturningOld(_ w: UnsafeMutablePointer<Atomic<UInt64>>, _ bits: UInt64) -> UInt64 {
+        if exclusive {
+            let old = w.pointee.load(ordering: .relaxed)
+            w.pointee.store(old | bits, ordering: .relaxed)
+            return old
+        }
+        return w.pointee.bitwiseOr(bits, ordering: .relaxed).oldValue
+    }
+
+    /// Replaces `expected` by `desired`; on failure returns the value found. May fail spuriously
+    /// when shared (callers loop).
+    @inline(__always)
+    private func replace(_ w: UnsafeMutablePointer<Atomic<UInt64>>, _ expected: UInt64, _ desired: UInt64)
+        -> (exchanged: Bool, found: UInt64)
+    {
+        if exclusive {
+            let found = w.pointee.load(ordering: .relaxed)
+            guard found == expected else { return (false, found) }
+            w.pointee.store(desired, ordering: .relaxed)
+            return (true, found)
+        }
+        let (exchanged, original) = w.pointee.weakCompareExchange(expected: expected, desired: desired, ordering: .relaxed)
+        return (exchanged, original)
     }
 
     @inline(__always)
@@ -320,9 +369,7 @@ public final class SourceTable: @unchecked Sendable {
         let w = word(slot, Field.lastSeen)
         var seen = Int64(bitPattern: w.pointee.load(ordering: .relaxed))
         while seen < now {
-            let (done, found) = w.pointee.weakCompareExchange(
-                expected: UInt64(bitPattern: seen), desired: UInt64(bitPattern: now),
-                ordering: .relaxed)
+            let (done, found) = replace(w, UInt64(bitPattern: seen), UInt64(bitPattern: now))
             if done { return }
             seen = Int64(bitPattern: found)
         }
@@ -349,7 +396,7 @@ public final class SourceTable: @unchecked Sendable {
         let bit: UInt64 = 1 << UInt64(index & 63)
         // Read first: most packets repeat a known value, and a plain load costs no bus lock.
         if w.pointee.load(ordering: .relaxed) & bit != 0 { return false }
-        return w.pointee.bitwiseOr(bit, ordering: .relaxed).oldValue & bit == 0
+        return orReturningOld(w, bit) & bit == 0
     }
 
     @inline(__always)
@@ -394,11 +441,11 @@ public final class SourceTable: @unchecked Sendable {
         guard (state.pointee.load(ordering: .relaxed) & State.sampleCountMask) >> State.sampleCountShift
             < DetectorConfiguration.portSampleSize
         else { return }
-        let old = state.pointee.wrappingAdd(1 << State.sampleCountShift, ordering: .relaxed).oldValue
+        let old = addReturningOld(state, 1 << State.sampleCountShift)
         let index = Int((old & State.sampleCountMask) >> State.sampleCountShift)
         guard index < DetectorConfiguration.portSampleSize else { return }
         let shift = UInt64(index & 3) * 16
-        word(slot, Field.portSample + index / 4).pointee.bitwiseOr(UInt64(port) << shift, ordering: .relaxed)
+        _ = orReturningOld(word(slot, Field.portSample + index / 4), UInt64(port) << shift)
     }
 
     /// Moves the sequential-test walk one step, clamped to [−floor, +∞); returns the new value.
@@ -408,9 +455,7 @@ public final class SourceTable: @unchecked Sendable {
         while true {
             let next = max(current &+ delta, -floor)
             if next == current { return current }
-            let (done, found) = w.pointee.weakCompareExchange(
-                expected: UInt64(bitPattern: current), desired: UInt64(bitPattern: next),
-                ordering: .relaxed)
+            let (done, found) = replace(w, UInt64(bitPattern: current), UInt64(bitPattern: next))
             if done { return next }
             current = Int64(bitPattern: found)
         }
@@ -421,8 +466,7 @@ public final class SourceTable: @unchecked Sendable {
         let w = word(slot, Field.state)
         var state = w.pointee.load(ordering: .relaxed)
         while state & State.ready != 0 && state & State.declared == 0 {
-            let (done, found) = w.pointee.weakCompareExchange(
-                expected: state, desired: state | State.declared | path, ordering: .relaxed)
+            let (done, found) = replace(w, state, state | State.declared | path)
             if done {
                 store(slot, Field.detectedAfter, UInt64(detectedAfter))
                 store(slot, Field.declaredAt, UInt64(bitPattern: now))

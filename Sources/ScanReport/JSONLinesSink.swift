@@ -12,7 +12,7 @@ public final class JSONLinesSink: EventSink {
 
     public func alert(_ a: Alert) {
         line.begin("alert")
-        line.key("src", string: a.source.description)
+        line.key("src", address: a.source)
         line.key("technique", string: a.technique.rawValue)
         line.key("detected_after", a.detectedAfter)
         line.key("time", time: a.time)
@@ -22,7 +22,7 @@ public final class JSONLinesSink: EventSink {
 
     public func episode(_ e: Episode) {
         line.begin("scan")
-        line.key("src", string: e.source.description)
+        line.key("src", address: e.source)
         line.key("first_seen", time: e.firstSeen)
         line.key("last_seen", time: e.lastSeen)
         line.key("technique", string: e.technique.rawValue)
@@ -92,6 +92,13 @@ struct JSONLine {
     mutating func key(_ name: StaticString, string value: String?) {
         key(name)
         if let value { quote(value) } else { append("null") }
+    }
+
+    mutating func key(_ name: StaticString, address: IPAddress) {
+        key(name)
+        bytes.append(UInt8(ascii: "\""))
+        address.appendText(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     mutating func key(_ name: StaticString, time: Timestamp) {

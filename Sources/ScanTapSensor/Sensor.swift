@@ -25,7 +25,12 @@ public final class Sensor: @unchecked Sendable {
     public init(options: SensorOptions, sink: any EventSink) {
         self.options = options
         self.sink = sink
-        self.detector = ScanDetector(configuration: options.detector)
+        // `read` runs the detector on one thread; live capture runs one per interface.
+        if case .read = options.mode {
+            self.detector = ScanDetector(configuration: options.detector, exclusive: true)
+        } else {
+            self.detector = ScanDetector(configuration: options.detector)
+        }
     }
 
     /// Runs to the end of the input or until stopped. Whatever happens, the episodes found so
@@ -39,6 +44,10 @@ public final class Sensor: @unchecked Sendable {
     }
 
     // MARK: Savefiles
+
+    /// Packets handed to the detector at once in `read`: long enough that its prefetch
+    /// pipeline (`ScanDetector.prefetchDistance`) runs full most of the time.
+    static let detectorRun = 256
 
     private func runRead(_ files: [String]) throws(SensorError) {
         let filter = try options.filter.map { (name) throws(SensorError) in try FilterLibrary.filter(for: name) }
@@ -63,7 +72,7 @@ public final class Sensor: @unchecked Sendable {
             alerted = true
             self.report(alert)
         }
-        while ring.consume(limit: PacketPipeline.batchSize, { packets in
+        while ring.consume(limit: Self.detectorRun, { packets in
             // Sweeps happen right after the packet whose time crosses the sweep time, whatever
             // the run sizes the ring hands over: episode boundaries depend on the capture only.
             var start = 0
@@ -260,7 +269,14 @@ private final class SavefileReader: @unchecked Sendable {
     }
 
     func run() {
-        defer { ring.finish() }
+        // Locals, not properties, on the per-packet path: a class property is checked for
+        // exclusive access at run time on every mutation.
+        var producer = PacketRing.Producer(ring: ring)
+        var frames = FrameDecoder()
+        defer {
+            producer.finish()
+            self.frames = frames
+        }
         for file in files where !stopper.isStopped {
             do throws(CaptureError) {
                 let handle = try CaptureHandle.openSavefile(file)
@@ -269,10 +285,10 @@ private final class SavefileReader: @unchecked Sendable {
                 stopper.watch(handle)
                 defer { stopper.unwatch(handle) }
                 // Published on error too: every packet before a truncation reaches the detector.
-                defer { ring.publish() }
+                defer { producer.publish() }
                 _ = try handle.run({ frame in
-                    if frames.decode(frame, linkType: linkType, into: ring.nextSlot()) { ring.commit() }
-                }, batchEnd: { ring.publish() })
+                    if frames.decode(frame, linkType: linkType, into: producer.nextSlot()) { producer.commit() }
+                }, batchEnd: { producer.publish() })
             } catch {
                 failure = SensorError(error)
                 return

@@ -51,9 +51,31 @@ extension IPAddress: CustomStringConvertible {
     /// Dotted quad for IPv4, RFC 5952 text for IPv6 (lower case, longest zero run compressed).
     public var description: String {
         if isIPv4 {
-            let v = ipv4Value
-            return "\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)"
+            var bytes: [UInt8] = []
+            appendText(to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
         }
+        return ipv6Text
+    }
+
+    /// Appends `description` as ASCII bytes; an IPv4 address without building a string, as
+    /// reports print one per line.
+    public func appendText(to bytes: inout [UInt8]) {
+        guard isIPv4 else {
+            bytes.append(contentsOf: ipv6Text.utf8)
+            return
+        }
+        let v = ipv4Value
+        for shift in stride(from: 24, through: 0, by: -8) {
+            let octet = UInt8(truncatingIfNeeded: v >> UInt32(shift))
+            if octet >= 100 { bytes.append(UInt8(ascii: "0") + octet / 100) }
+            if octet >= 10 { bytes.append(UInt8(ascii: "0") + octet / 10 % 10) }
+            bytes.append(UInt8(ascii: "0") + octet % 10)
+            if shift > 0 { bytes.append(UInt8(ascii: ".")) }
+        }
+    }
+
+    private var ipv6Text: String {
         var groups = [UInt16](repeating: 0, count: 8)
         for i in 0..<4 {
             groups[i] = UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64(i)))
