@@ -94,7 +94,8 @@ public final class CaptureHandle: @unchecked Sendable {
             let detail = String(cString: pcap_geterr(created))
             let summary = String(cString: pcap_statustostr(status))
             pcap_close(created)
-            let message = detail.isEmpty || status != PCAP_ERROR ? "\(summary)\(detail.isEmpty ? "" : ": \(detail)")" : detail
+            // pcap_geterr often repeats the status text; say each thing once.
+            let message = detail.isEmpty ? summary : (detail.contains(summary) || status == PCAP_ERROR ? detail : "\(summary): \(detail)")
             throw CaptureError(.open, source: interface, message: message)
         }
         return CaptureHandle(handle: created, sourceName: interface, nanosecondTimestamps: nano)

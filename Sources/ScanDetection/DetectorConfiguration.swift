@@ -4,9 +4,11 @@ public import WireFormat
 /// `params.h`. The README's "Tunables" table mirrors this file.
 public struct DetectorConfiguration: Sendable {
     /// Sources tracked at once; rounded up to a power of two. Memory is fixed at start-up:
-    /// `SourceTable.bytesPerSource` (456) bytes each, so the default 65,536 costs 28.5 MiB — in the
-    /// range of Snort 3's 10 MiB port-scan memcap, but holding distinct-count bitmaps for every
-    /// source. A flood of spoofed sources evicts idle entries; it cannot grow memory.
+    /// `SourceTable.bytesPerSource` (328) bytes each, so the default 65,536 costs 20.5 MiB — in
+    /// the range of Snort 3's 10 MiB port-scan memcap, but holding distinct-count bitmaps for
+    /// every source. Size it at about twice the sources expected at once: a bucket of 8 slots
+    /// overflows rarely at half load. A flood of spoofed sources evicts idle entries; it cannot
+    /// grow memory.
     public var maxSources = 65_536
 
     /// A scan episode closes after this long without a probe from its source. Zeek's

@@ -119,7 +119,7 @@ if selected.contains("table") {
     // Decoded SYNs from many sources, made once; the clock covers only the table updates.
     var random = SplitMix64(seed: 7)
     let updates = 4_000_000
-    let sources = 100_000
+    let sources = Int(getenv("BENCH_SOURCES").map { String(cString: $0) } ?? "") ?? 100_000
     let packets: [DecodedPacket] = (0..<updates).map { _ in
         var p = DecodedPacket()
         let r = random.next()
@@ -131,10 +131,10 @@ if selected.contains("table") {
         p.timestamp = Timestamp(nanoseconds: 1_764_000_000_000_000_000)
         return p
     }
-    func run(threads: Int) -> Duration {
+    func run(threads: Int, exclusive: Bool = false) -> Duration {
         var configuration = DetectorConfiguration()
         configuration.maxSources = maxSources
-        let detector = ScanDetector(configuration: configuration)
+        let detector = ScanDetector(configuration: configuration, exclusive: exclusive)
         // Each thread takes every `threads`-th run of 32 packets and hands it over as one batch,
         // as a capture thread does.
         return clock.measure {
@@ -155,9 +155,11 @@ if selected.contains("table") {
     _ = run(threads: 1)
     let one = median((0..<rounds).map { _ in run(threads: 1) })
     let two = median((0..<rounds).map { _ in run(threads: 2) })
+    let exclusive = median((0..<rounds).map { _ in run(threads: 1, exclusive: true) })
     print("table: \(updates) SYN updates from \(sources) sources, --max-sources \(maxSources)")
     print("  1 thread:  \(Int(Double(updates) / seconds(one) / 1e3)) k updates/s")
     print("  2 threads: \(Int(Double(updates) / seconds(two) / 1e3)) k updates/s (\(format3(seconds(one) / seconds(two)))x one thread)")
+    print("  1 thread, exclusive table (as in read): \(Int(Double(updates) / seconds(exclusive) / 1e3)) k updates/s")
 }
 
 func format3(_ x: Double) -> String {
