@@ -137,7 +137,11 @@ public final class ScanDetector: Sendable {
         let options = packet.tcpOptions
         let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
             || options.has(TCPOptionSummary.windowScale)
-        table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
+        let counted = table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
+        // The first probes carry the tool's fingerprint; the line holding the evidence is not
+        // touched after them.
+        let probes = counted &+ table.load(slot, fromStack ? Field.rawSYNs : Field.stackSYNs)
+        if probes <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
 
         // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
         // can land on a set bit, and the port and host maps must not inherit that loss.
@@ -250,7 +254,7 @@ public final class ScanDetector: Sendable {
         let shape: ScanShape =
             s.distinctTargets <= 1 ? .vertical
             : s.distinctPorts <= configuration.horizontalPortLimit ? .horizontal : .block
-        return Episode(
+        var episode = Episode(
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
             technique: Self.technique(
                 handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
@@ -260,5 +264,10 @@ public final class ScanDetector: Sendable {
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,
             decidedBy: s.decidedBySequentialTest ? .sequentialTest : .unansweredContacts,
             successes: s.successes, failures: s.failures, end: end)
+        if let (tool, confidence) = ToolFingerprint.identify(s.toolEvidence) {
+            episode.tool = tool
+            episode.toolConfidence = confidence
+        }
+        return episode
     }
 }

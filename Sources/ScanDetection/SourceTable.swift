@@ -69,9 +69,13 @@ public final class SourceTable: @unchecked Sendable {
         static let halfOpenResets = 27
         static let detectedAfter = 28
         static let declaredAt = 29
-        // Line 4: the port sample, 16 ports of 16 bits in 4 words; the rest of the line is where
-        // the remaining techniques' counters go.
+        // Line 4: the port sample, 16 ports of 16 bits in 4 words, then the tool fingerprint
+        // evidence (`ToolFingerprint`): rule counts in 8-bit lanes, and the first examined
+        // probe's sequence number and unicornscan key. Two words are free for the remaining
+        // techniques' counters.
         static let portSample = 32
+        static let toolVotes = 36
+        static let toolFirst = 37
     }
 
     /// 64-bit words per slot.
@@ -448,6 +452,21 @@ public final class SourceTable: @unchecked Sendable {
         _ = orReturningOld(word(slot, Field.portSample + index / 4), UInt64(port) << shift)
     }
 
+    /// Records the fingerprint evidence of one of the source's first probes.
+    func recordFingerprint(_ slot: Int, _ packet: DecodedPacket) {
+        let votes = word(slot, Field.toolVotes)
+        let firstWord = word(slot, Field.toolFirst)
+        var first = firstWord.pointee.load(ordering: .relaxed)
+        if votes.pointee.load(ordering: .relaxed) & 0xFF == 0 {
+            // The first probe examined sets the values later probes are compared with.
+            first = UInt64(packet.sequenceNumber) << 32 | UInt64(ToolFingerprint.unicornKey(packet))
+            firstWord.pointee.store(first, ordering: .relaxed)
+        }
+        let marks = ToolFingerprint.marks(of: packet, firstSequence: UInt32(truncatingIfNeeded: first >> 32),
+            firstUnicornKey: UInt32(truncatingIfNeeded: first))
+        _ = addReturningOld(votes, ToolFingerprint.laneIncrements(marks))
+    }
+
     /// Moves the sequential-test walk one step, clamped to [−floor, +∞); returns the new value.
     func step(_ slot: Int, by delta: Int64, floor: Int64) -> Int64 {
         let w = word(slot, Field.score)
@@ -534,7 +553,8 @@ public final class SourceTable: @unchecked Sendable {
             distinctPorts: estimate(slot, Field.portBitmap),
             distinctTargets: estimate(slot, Field.hostBitmap),
             distinctPairs: estimate(slot, Field.pairBitmap),
-            portSample: ports)
+            portSample: ports,
+            toolEvidence: ToolFingerprint.evidence(fromLanes: load(slot, Field.toolVotes)))
     }
 }
 
@@ -567,4 +587,5 @@ public struct SourceSnapshot: Sendable {
     public let distinctTargets: Int
     public let distinctPairs: Int
     public let portSample: [UInt16]
+    public let toolEvidence: ToolFingerprint.Evidence
 }

@@ -1,0 +1,122 @@
+import WireFormat
+
+/// Recognises the scanning tool from header fields it sets in a fixed way, voted over the first
+/// probes of a source (detection.md §6 gives each rule with its source in the tool's code).
+///
+/// Only raw-packet scanners leave such marks. A scan made through the operating system's own
+/// stack (nmap -sT, nc -z) carries none, and gets no label: a wrong label is worse than none.
+/// ZMap from 4.1 (2024) randomises its IP ID and mimics a Windows SYN, so it is not recognised.
+public enum ToolFingerprint {
+    /// Probes per source whose headers are examined. Every rule below either holds for nearly
+    /// every probe of a tool or for a random probe by chance at most once in 65,536, so a few
+    /// dozen decide; examining only the first ones keeps later probes off the evidence's line.
+    public static let sampleSize = 64
+    /// Probes needed before any label is given.
+    public static let minimumSample = 5
+    /// Share of the examined probes a rule must match.
+    public static let minimumShare = 0.9
+
+    /// What the examined probes showed, one count per rule.
+    public struct Evidence: Sendable, Equatable {
+        public var examined = 0
+        /// IP ID 54321: ZMap up to 4.0 (`zmap:src/probe_modules/packet.c`).
+        public var zmapIPID = 0
+        /// IP ID = (destination ⊕ destination port ⊕ sequence) mod 2¹⁶: masscan's template.
+        public var masscanIPID = 0
+        /// Sequence number = destination address: Mirai's scanner and its descendants.
+        public var miraiSequence = 0
+        /// Window 512, no options, acknowledgement field set without the ACK flag: hping3.
+        public var hping3 = 0
+        /// Window 1024, 2048, 3072 or 4096 with an MSS-only option list: nmap's raw SYN.
+        public var nmapShape = 0
+        /// Sequence number equal to the source's first probe's: nmap reuses one per scan.
+        public var repeatedSequence = 0
+        /// Window 4128 and sequence ⊕ destination ⊕ ports equal to the first probe's:
+        /// unicornscan's keyed sequence, constant per scan.
+        public var unicornscan = 0
+
+        public init() {}
+    }
+
+    /// The tool and the share of examined probes that say so, or nil.
+    public static func identify(_ e: Evidence) -> (tool: String, confidence: Double)? {
+        guard e.examined >= minimumSample else { return nil }
+        let n = Double(e.examined)
+        func share(_ count: Int) -> Double { Double(count) / n }
+        // Relations that chance satisfies once in 65,536 probes, or never, come first.
+        let candidates: [(String, Double)] = [
+            ("masscan", share(e.masscanIPID)),
+            ("zmap", share(e.zmapIPID)),
+            ("mirai", share(e.miraiSequence)),
+            ("unicornscan", share(e.unicornscan)),
+            ("hping3", share(e.hping3)),
+            // nmap needs both its window/options shape and its repeated sequence number; the
+            // shape alone is shared with masscan's window of 1024.
+            ("nmap", min(share(e.nmapShape), share(e.repeatedSequence))),
+        ]
+        guard let best = candidates.max(by: { $0.1 < $1.1 }), best.1 >= minimumShare else { return nil }
+        return (best.0, (best.1 * 100).rounded() / 100)
+    }
+
+    /// The per-probe rules, as bits: which of them `packet` (a SYN) satisfies.
+    static func marks(of p: DecodedPacket, firstSequence: UInt32, firstUnicornKey: UInt32) -> Marks {
+        var marks: Marks = []
+        let options = p.tcpOptions
+        if p.ipVersion == 4 {
+            let destination = p.destination.ipv4Value
+            if p.ipID == 54321 { marks.insert(.zmapIPID) }
+            if p.ipID == (destination ^ UInt32(p.destinationPort) ^ p.sequenceNumber) & 0xFFFF {
+                marks.insert(.masscanIPID)
+            }
+            if p.sequenceNumber == destination { marks.insert(.miraiSequence) }
+        }
+        if p.window == 512 && options.count == 0 && p.acknowledgementNumber != 0 && !p.tcpFlags.contains(.ack) {
+            marks.insert(.hping3)
+        }
+        if [1024, 2048, 3072, 4096].contains(p.window) && options.count == 1 && options.has(TCPOptionSummary.mss) {
+            marks.insert(.nmapShape)
+        }
+        if p.sequenceNumber == firstSequence { marks.insert(.repeatedSequence) }
+        if p.window == 4128 && unicornKey(p) == firstUnicornKey { marks.insert(.unicornscan) }
+        return marks
+    }
+
+    /// Unicornscan's per-scan constant: sequence ⊕ destination ⊕ ((destination port ≪ 16) + source port).
+    static func unicornKey(_ p: DecodedPacket) -> UInt32 {
+        let destination = p.destination.isIPv4 ? p.destination.ipv4Value : UInt32(truncatingIfNeeded: p.destination.low)
+        return p.sequenceNumber ^ destination ^ ((UInt32(p.destinationPort) << 16) &+ UInt32(p.sourcePort))
+    }
+
+    /// The examined-probe count and the seven rule counts as 8-bit lanes of one word (lane 0 the
+    /// count): one read-modify-write per examined probe, and at most `sampleSize` (64) per lane.
+    static func laneIncrements(_ marks: Marks) -> UInt64 {
+        var increments: UInt64 = 1
+        for bit in 0..<7 where marks.rawValue & (1 << bit) != 0 { increments |= 1 << (8 * UInt64(bit + 1)) }
+        return increments
+    }
+
+    static func evidence(fromLanes word: UInt64) -> Evidence {
+        func lane(_ i: UInt64) -> Int { Int((word >> (8 * i)) & 0xFF) }
+        var e = Evidence()
+        e.examined = lane(0)
+        e.zmapIPID = lane(1)
+        e.masscanIPID = lane(2)
+        e.miraiSequence = lane(3)
+        e.hping3 = lane(4)
+        e.nmapShape = lane(5)
+        e.repeatedSequence = lane(6)
+        e.unicornscan = lane(7)
+        return e
+    }
+
+    struct Marks: OptionSet {
+        let rawValue: UInt8
+        static let zmapIPID = Marks(rawValue: 1 << 0)
+        static let masscanIPID = Marks(rawValue: 1 << 1)
+        static let miraiSequence = Marks(rawValue: 1 << 2)
+        static let hping3 = Marks(rawValue: 1 << 3)
+        static let nmapShape = Marks(rawValue: 1 << 4)
+        static let repeatedSequence = Marks(rawValue: 1 << 5)
+        static let unicornscan = Marks(rawValue: 1 << 6)
+    }
+}
