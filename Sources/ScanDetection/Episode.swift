@@ -6,6 +6,14 @@ public enum ScanTechnique: String, Sendable {
     case syn
     /// Completed handshakes without payload, through the operating system's stack (nmap -sT).
     case connect
+    /// FIN without ACK (nmap -sF).
+    case fin
+    /// No flags (nmap -sN).
+    case null
+    /// FIN+PSH+URG (nmap -sX).
+    case xmas
+    /// No kind reaches 80 % of the source's probes.
+    case mixed
 }
 
 /// Which targets a scan covers.

@@ -81,7 +81,7 @@ public final class ScanDetector: Sendable {
     private func prefetchLines(_ p: DecodedPacket, tag: UInt64) {
         guard let slot = table.find(tag: tag) else { return }
         table.prefetch(slot, Field.state)
-        if p.tcpFlags.contains(.syn) && !p.tcpFlags.contains(.ack) {
+        if !p.tcpFlags.contains(.ack) && !p.tcpFlags.contains(.rst) {  // a SYN or stealth probe
             let port = p.destinationPort
             table.prefetchBit(slot, Field.pairBitmap, table.pairIndex(host: p.destination, port: port))
             table.prefetchBit(slot, Field.portBitmap, table.portIndex(port))
@@ -101,6 +101,7 @@ public final class ScanDetector: Sendable {
         let flags = packet.tcpFlags
         if flags.contains(.syn) { return flags.contains(.ack) ? packet.destination : packet.source }
         if flags.contains(.rst) { return packet.destination }
+        if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
         if flags == .ack && packet.payloadLength == 0 { return packet.source }
         return nil
     }
@@ -121,27 +122,36 @@ public final class ScanDetector: Sendable {
             }
             return outcome.alert
         }
+        // No SYN, no RST and no ACK: nothing in a real connection looks like this. Every segment
+        // after the first carries ACK, and a FIN without it is nmap's -sF, no flags its -sN,
+        // FIN+PSH+URG its -sX.
+        if !flags.contains(.ack) { return probe(packet, tag: tag) }
         vote(packet, Field.handshakes, tag: tag)
         return nil
     }
 
     private typealias Field = SourceTable.Field
 
-    /// An unsolicited connection attempt from `packet.source`.
+    /// An unsolicited probe from `packet.source`: a SYN, or a stealth FIN/NULL/Xmas segment.
     private func probe(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
         let source = packet.source
         if hasIgnoredSources, ignoredSources.contains(where: { $0.contains(source) }) { return nil }
         let now = packet.timestamp.nanoseconds
         guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
         table.touch(slot, now: now)
-        let options = packet.tcpOptions
-        let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
-            || options.has(TCPOptionSummary.windowScale)
-        let counted = table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
-        // The first probes carry the tool's fingerprint; the line holding the evidence is not
-        // touched after them.
-        let probes = counted &+ table.load(slot, fromStack ? Field.rawSYNs : Field.stackSYNs)
-        if probes <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
+        // The first probes of each kind carry the tool's fingerprint; the line holding the
+        // evidence is not touched after them.
+        let probesOfThisKind: UInt64
+        if packet.tcpFlags.contains(.syn) {
+            let options = packet.tcpOptions
+            let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
+                || options.has(TCPOptionSummary.windowScale)
+            let counted = table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
+            probesOfThisKind = counted &+ table.load(slot, fromStack ? Field.rawSYNs : Field.stackSYNs)
+        } else {
+            probesOfThisKind = table.countStealthProbe(slot, StealthKind(packet.tcpFlags))
+        }
+        if probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
 
         // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
         // can land on a set bit, and the port and host maps must not inherit that loss.
@@ -192,23 +202,45 @@ public final class ScanDetector: Sendable {
 
     private func alert(_ slot: Int, contacts: Int, at time: Timestamp, path: DecisionPath) -> Alert {
         let address = IPAddress(high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
+        let stealth = table.stealthProbes(slot)
         return Alert(
             source: address,
-            technique: Self.technique(
+            technique: Self.technique(ProbeCounts(
                 handshakes: Int(table.load(slot, Field.handshakes)),
                 halfOpenResets: Int(table.load(slot, Field.halfOpenResets)),
-                stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs))),
+                stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
+                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas)),
             detectedAfter: contacts, time: time, path: path)
     }
 
-    /// SYN or connect. What the source did after open ports answered decides: a completed
-    /// handshake means the operating system's stack (connect), a bare RST means a raw-packet
-    /// scanner tearing down half-open connections (syn). When no port was open the SYNs
-    /// themselves decide: an operating system sends SACK-permitted, timestamps or window scale;
-    /// raw-packet scanners send no options or MSS only.
-    static func technique(handshakes: Int, halfOpenResets: Int, stackSYNs: Int, rawSYNs: Int) -> ScanTechnique {
-        if handshakes != halfOpenResets { return handshakes > halfOpenResets ? .connect : .syn }
-        return stackSYNs > rawSYNs ? .connect : .syn
+    /// A source's probes by kind, and the votes that split SYNs into syn and connect.
+    struct ProbeCounts {
+        var handshakes = 0, halfOpenResets = 0, stackSYNs = 0, rawSYNs = 0
+        var fin = 0, null = 0, xmas = 0
+    }
+
+    /// Share of a source's probes one kind must reach to name the technique; below it, `mixed`.
+    /// nmap sends one kind per scan; a fifth of another kind is a deliberate mix.
+    static let dominantShare = 0.8
+
+    /// The technique: the kind of probe that dominates, else `mixed`.
+    ///
+    /// SYNs are `syn` or `connect`. What the source did after open ports answered decides: a
+    /// completed handshake means the operating system's stack (connect), a bare RST means a
+    /// raw-packet scanner tearing down half-open connections (syn). When no port was open the
+    /// SYNs themselves decide: an operating system sends SACK-permitted, timestamps or window
+    /// scale; raw-packet scanners send no options or MSS only.
+    static func technique(_ c: ProbeCounts) -> ScanTechnique {
+        let syns = c.stackSYNs + c.rawSYNs
+        let total = Double(syns + c.fin + c.null + c.xmas)
+        let synTechnique: ScanTechnique =
+            c.handshakes != c.halfOpenResets
+            ? (c.handshakes > c.halfOpenResets ? .connect : .syn)
+            : (c.stackSYNs > c.rawSYNs ? .connect : .syn)
+        guard total > 0 else { return synTechnique }
+        let kinds: [(ScanTechnique, Int)] = [(synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas)]
+        let (kind, count) = kinds.max { $0.1 < $1.1 }!
+        return Double(count) >= dominantShare * total ? kind : .mixed
     }
 
     // MARK: Episodes
@@ -256,9 +288,9 @@ public final class ScanDetector: Sendable {
             : s.distinctPorts <= configuration.horizontalPortLimit ? .horizontal : .block
         var episode = Episode(
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
-            technique: Self.technique(
+            technique: Self.technique(ProbeCounts(
                 handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
-                rawSYNs: s.rawSYNs),
+                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes)),
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,

@@ -69,6 +69,8 @@ public final class SourceTable: @unchecked Sendable {
         static let halfOpenResets = 27
         static let detectedAfter = 28
         static let declaredAt = 29
+        /// FIN, NULL and Xmas probes in three 21-bit lanes (`StealthKind`).
+        static let stealthProbes = 30
         // Line 4: the port sample, 16 ports of 16 bits in 4 words, then the tool fingerprint
         // evidence (`ToolFingerprint`): rule counts in 8-bit lanes, and the first examined
         // probe's sequence number and unicornscan key. Two words are free for the remaining
@@ -452,6 +454,23 @@ public final class SourceTable: @unchecked Sendable {
         _ = orReturningOld(word(slot, Field.portSample + index / 4), UInt64(port) << shift)
     }
 
+    /// Counts a stealth probe; returns the new count of its kind. A lane stops at 2²⁰ − 1 rather
+    /// than spill into its neighbour (a million probes of one kind decide the technique anyway).
+    func countStealthProbe(_ slot: Int, _ kind: StealthKind) -> UInt64 {
+        let w = word(slot, Field.stealthProbes)
+        let shift = UInt64(kind.rawValue) * 21
+        let current = (w.pointee.load(ordering: .relaxed) >> shift) & StealthKind.laneMask
+        guard current < StealthKind.laneMask >> 1 else { return current }
+        return ((addReturningOld(w, 1 << shift) >> shift) & StealthKind.laneMask) &+ 1
+    }
+
+    /// The source's stealth probes by kind.
+    func stealthProbes(_ slot: Int) -> (fin: Int, null: Int, xmas: Int) {
+        let w = load(slot, Field.stealthProbes)
+        func lane(_ kind: StealthKind) -> Int { Int((w >> (UInt64(kind.rawValue) * 21)) & StealthKind.laneMask) }
+        return (lane(.fin), lane(.null), lane(.xmas))
+    }
+
     /// Records the fingerprint evidence of one of the source's first probes.
     func recordFingerprint(_ slot: Int, _ packet: DecodedPacket) {
         let votes = word(slot, Field.toolVotes)
@@ -528,6 +547,7 @@ public final class SourceTable: @unchecked Sendable {
         let tag = tagWord(slot).pointee.load(ordering: .acquiring)
         let state = word(slot, Field.state).pointee.load(ordering: .acquiring)
         guard state & State.ready != 0, tag & 1 == 1 else { return nil }
+        let stealth = stealthProbes(slot)
         var ports: [UInt16] = []
         let sampled = min(Int((state & State.sampleCountMask) >> State.sampleCountShift), DetectorConfiguration.portSampleSize)
         for i in 0..<sampled {
@@ -541,7 +561,7 @@ public final class SourceTable: @unchecked Sendable {
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
-            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs)),
+            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs)) + stealth.fin + stealth.null + stealth.xmas,
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
             failures: Int(load(slot, Field.outcomes) >> 32),
@@ -549,12 +569,31 @@ public final class SourceTable: @unchecked Sendable {
             halfOpenResets: Int(load(slot, Field.halfOpenResets)),
             stackSYNs: Int(load(slot, Field.stackSYNs)),
             rawSYNs: Int(load(slot, Field.rawSYNs)),
+            finProbes: stealth.fin, nullProbes: stealth.null, xmasProbes: stealth.xmas,
             detectedAfter: Int(load(slot, Field.detectedAfter)),
             distinctPorts: estimate(slot, Field.portBitmap),
             distinctTargets: estimate(slot, Field.hostBitmap),
             distinctPairs: estimate(slot, Field.pairBitmap),
             portSample: ports,
             toolEvidence: ToolFingerprint.evidence(fromLanes: load(slot, Field.toolVotes)))
+    }
+}
+
+/// The kinds of stealth probe: segments without SYN, RST or ACK, which no real connection sends.
+enum StealthKind: UInt8 {
+    /// FIN, possibly with PSH or URG but not both (nmap -sF).
+    case fin
+    /// No flags, or only PSH/URG without FIN (nmap -sN).
+    case null
+    /// FIN+PSH+URG (nmap -sX).
+    case xmas
+
+    static let laneMask: UInt64 = (1 << 21) - 1
+
+    init(_ flags: TCPFlags) {
+        if flags.isSuperset(of: [.fin, .psh, .urg]) { self = .xmas }
+        else if flags.contains(.fin) { self = .fin }
+        else { self = .null }
     }
 }
 
@@ -582,6 +621,10 @@ public struct SourceSnapshot: Sendable {
     public let stackSYNs: Int
     /// SYNs with no options or MSS only: crafted by a raw-packet scanner.
     public let rawSYNs: Int
+    /// Stealth probes: FIN without ACK, no flags at all, FIN+PSH+URG.
+    public let finProbes: Int
+    public let nullProbes: Int
+    public let xmasProbes: Int
     public let detectedAfter: Int
     public let distinctPorts: Int
     public let distinctTargets: Int

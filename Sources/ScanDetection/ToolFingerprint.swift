@@ -27,7 +27,8 @@ public enum ToolFingerprint {
         public var miraiSequence = 0
         /// Window 512, no options, acknowledgement field set without the ACK flag: hping3.
         public var hping3 = 0
-        /// Window 1024, 2048, 3072 or 4096 with an MSS-only option list: nmap's raw SYN.
+        /// Window 1024, 2048, 3072 or 4096 with an MSS-only option list (SYN) or no options
+        /// (FIN/NULL/Xmas): nmap's raw probes.
         public var nmapShape = 0
         /// Sequence number equal to the source's first probe's: nmap reuses one per scan.
         public var repeatedSequence = 0
@@ -73,7 +74,9 @@ public enum ToolFingerprint {
         if p.window == 512 && options.count == 0 && p.acknowledgementNumber != 0 && !p.tcpFlags.contains(.ack) {
             marks.insert(.hping3)
         }
-        if [1024, 2048, 3072, 4096].contains(p.window) && options.count == 1 && options.has(TCPOptionSummary.mss) {
+        if [1024, 2048, 3072, 4096].contains(p.window)
+            && (options.count == 0 || (options.count == 1 && options.has(TCPOptionSummary.mss)))
+        {
             marks.insert(.nmapShape)
         }
         if p.sequenceNumber == firstSequence { marks.insert(.repeatedSequence) }

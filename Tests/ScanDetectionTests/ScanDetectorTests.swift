@@ -133,6 +133,47 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(try #require(d.closeAll().first).technique == .syn)
     }
 
+    static let stealthKinds: [(TCPFlags, ScanTechnique)] = [
+        (.fin, .fin), (TCPFlags(), .null), ([.fin, .psh, .urg], .xmas),
+    ]
+
+    @Test(arguments: stealthKinds)
+    func stealthProbesAnsweredByResetsAreDeclaredWithTheirTechnique(flags: TCPFlags, technique: ScanTechnique) throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for port in UInt16(1)...20 {
+            if let a = d.process(Traffic.tcp(scanner, 45195, victim, port, flags)) { alerts.append(a) }
+            // Closed ports answer RST/ACK; open ones (every fifth) stay silent.
+            if port % 5 != 0, let a = d.process(Traffic.tcp(victim, port, scanner, 45195, [.rst, .ack])) { alerts.append(a) }
+        }
+        #expect(alerts.count == 1 && alerts.first?.technique == technique)
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.technique == technique && episode.probes == 20)
+    }
+
+    @Test func aSourceMixingProbeKindsIsMixed() throws {
+        let d = detector()
+        for port in UInt16(1)...40 {
+            let flags: TCPFlags = port % 2 == 0 ? .syn : .fin
+            _ = d.process(Traffic.tcp(scanner, 45195, victim, port, flags))
+            _ = d.process(Traffic.tcp(victim, port, scanner, 45195, [.rst, .ack]))
+        }
+        #expect(try #require(d.closeAll().first).technique == .mixed)
+    }
+
+    @Test func connectionTeardownsAreNeverStealthProbes() {
+        let d = detector()
+        let client = Traffic.host(50)
+        for n in 0..<60 {
+            let server = Traffic.host(1000 + n)
+            // FIN/ACK and PSH/ACK carry ACK: ordinary connections, not probes.
+            _ = d.process(Traffic.tcp(client, UInt16(50000 + n), server, 443, [.fin, .ack]))
+            _ = d.process(Traffic.tcp(client, UInt16(50000 + n), server, 443, [.psh, .ack], payload: 200))
+            _ = d.process(Traffic.tcp(server, 443, client, UInt16(50000 + n), [.rst]))
+        }
+        #expect(d.table.insertions == 0)
+    }
+
     @Test func ignoredSourcesAreNeverTracked() {
         let d = detector { $0.ignoredSources = [IPPrefix("198.18.0.0/24")!] }
         for port in UInt16(1)...60 { _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn)) }
