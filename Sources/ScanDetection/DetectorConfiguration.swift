@@ -41,6 +41,11 @@ public struct DetectorConfiguration: Sendable {
     /// connections to dozens of hosts before the first answers arrive is not accused.
     public var unansweredContactsToDeclare = 50
 
+    /// The same path for a vertical scan: this many distinct ports on at most two hosts, none of
+    /// them answered. scanlogd declares at 7 privileged ports; a client has no reason to open
+    /// ten different ports on one host before any of them answers.
+    public var unansweredPortsToDeclare = 10
+
     /// Episodes with at most this many distinct ports are horizontal (one or few ports across
     /// hosts), as Zeek simple-scan classifies address scans.
     public var horizontalPortLimit = 5

@@ -163,8 +163,13 @@ public final class ScanDetector: Sendable {
         let contacts = Int(table.add(slot, Field.contacts))
 
         let outcomes = table.load(slot, Field.outcomes)
-        let answered = Int((outcomes & 0xFFFF_FFFF) &+ (outcomes >> 32))
-        guard contacts - answered >= configuration.unansweredContactsToDeclare,
+        let unanswered = contacts - Int((outcomes & 0xFFFF_FFFF) &+ (outcomes >> 32))
+        let enough =
+            unanswered >= configuration.unansweredContactsToDeclare
+            || (unanswered >= configuration.unansweredPortsToDeclare
+                && table.ones(slot, Field.hostBitmap) <= 2
+                && table.ones(slot, Field.portBitmap) >= configuration.unansweredPortsToDeclare)
+        guard enough,
             table.declare(slot, path: SourceTable.State.byUnansweredCount, detectedAfter: contacts, at: now)
         else { return nil }
         return alert(slot, contacts: contacts, at: packet.timestamp, path: .unansweredContacts)

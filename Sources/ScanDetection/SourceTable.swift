@@ -517,11 +517,17 @@ public final class SourceTable: @unchecked Sendable {
 
     // MARK: Reading
 
+    /// Bits set in a bitmap.
+    func ones(_ slot: Int, _ field: Int) -> Int {
+        var ones = 0
+        for i in 0..<Self.bitmapWords { ones += load(slot, field + i).nonzeroBitCount }
+        return ones
+    }
+
     /// Linear-counting estimate of distinct values in a bitmap: m·ln(m/zeros). A full bitmap
     /// returns m·ln(m), the largest value the map can vouch for.
     func estimate(_ slot: Int, _ field: Int) -> Int {
-        var ones = 0
-        for i in 0..<Self.bitmapWords { ones += load(slot, field + i).nonzeroBitCount }
+        let ones = ones(slot, field)
         let m = Double(Self.bitmapBits)
         let zeros = Double(max(Self.bitmapBits - ones, 1))
         return Int((m * Self.naturalLog(m / zeros)).rounded())

@@ -92,6 +92,27 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(abs(episode.distinctTargets - 80) <= 8)
     }
 
+    @Test func tenUnansweredPortsOnOneHostAreAVerticalScanEvenWithoutAnswers() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for port in UInt16(1)...12 {
+            if let a = d.process(Traffic.tcp(scanner, UInt16(52000) + port, victim, port, .syn, at: Double(port) * 0.1, stackOptions: true)) {
+                alerts.append(a)
+            }
+        }
+        #expect(alerts.count == 1 && alerts.first?.path == .unansweredContacts)
+        #expect(alerts.first?.detectedAfter == DetectorConfiguration().unansweredPortsToDeclare)
+    }
+
+    @Test func aClientOpeningConnectionsToManyHostsBeforeAnyAnswerIsNotAccused() {
+        // A browser's burst: dozens of hosts on 443 within one round trip, answers still on
+        // their way. Horizontal contacts need the higher unanswered count.
+        let d = detector()
+        for n in 0..<(DetectorConfiguration().unansweredContactsToDeclare - 1) {
+            #expect(d.process(Traffic.tcp(Traffic.host(50), UInt16(50000 + n), Traffic.host(1000 + n), 443, .syn, stackOptions: true)) == nil)
+        }
+    }
+
     @Test func retransmissionsAndRepeatsAreNotNewFirstContacts() {
         let d = detector()
         for n in 0..<200 {
