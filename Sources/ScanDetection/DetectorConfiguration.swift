@@ -43,8 +43,10 @@ public struct DetectorConfiguration: Sendable {
 
     /// The same path for a vertical scan: this many distinct ports on at most two hosts, none of
     /// them answered. scanlogd declares at 7 privileged ports; a client has no reason to open
-    /// ten different ports on one host before any of them answers.
-    public var unansweredPortsToDeclare = 10
+    /// eight different ports on one host before any of them answers. Counted as bitmap bits, so
+    /// two ports can share one (about one chance in six among ten ports): a scan of ten ports is
+    /// still declared.
+    public var unansweredPortsToDeclare = 8
 
     /// Episodes with at most this many distinct ports are horizontal (one or few ports across
     /// hosts), as Zeek simple-scan classifies address scans.

@@ -92,7 +92,7 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(abs(episode.distinctTargets - 80) <= 8)
     }
 
-    @Test func tenUnansweredPortsOnOneHostAreAVerticalScanEvenWithoutAnswers() throws {
+    @Test func eightUnansweredPortsOnOneHostAreAVerticalScanEvenWithoutAnswers() throws {
         let d = detector()
         var alerts: [Alert] = []
         for port in UInt16(1)...12 {

@@ -12,6 +12,12 @@ struct PublicCaptureTests {
         ("masscan-tcp-1001-esnet.pcap", "172.31.15.102", "syn"),
         ("masscan-tcp-600-sr.pcap", "192.168.37.135", "syn"),
         ("zmap-80-sr.pcap", "192.168.37.132", "syn"),
+        ("nmap-sF-1000-evilfingers.pcap", "192.168.1.10", "fin"),
+        ("nmap-sN-1000-evilfingers.pcap", "192.168.1.10", "null"),
+        ("nmap-sX-1000-evilfingers.pcap", "192.168.1.10", "xmas"),
+        // One-way captures: only the scanner's side, no answers at all.
+        ("ppa-portscan.pcap", "10.100.25.14", "syn"),
+        ("bss-port-scan.pcap", "192.168.2.154", "connect"),
     ]
 
     static let scanFree = [
@@ -29,6 +35,20 @@ struct PublicCaptureTests {
         let scans = result.events("scan")
         #expect(scans.map { $0["src"] as? String } == [scanner])
         #expect(scans.first?["technique"] as? String == technique)
+    }
+
+    static let tools: [(file: String, tool: String?)] = [
+        ("nmap-sS-1000-evilfingers.pcap", "nmap"), ("nmap-sS-10000-sgr.pcapng", "nmap"),
+        ("nmap-sF-1000-evilfingers.pcap", "nmap"), ("nmap-sT-1000-evilfingers.pcap", nil),
+        ("masscan-tcp-1001-esnet.pcap", "masscan"), ("masscan-tcp-600-sr.pcap", "masscan"),
+        ("zmap-80-sr.pcap", "zmap"),
+    ]
+
+    @Test(arguments: tools)
+    func theScanningToolIsRecognisedOrLeftUnnamed(file: String, tool: String?) throws {
+        let result = try Scantap.run(["read", "--format", "json", "\(Scantap.evalPublic)/\(file)"])
+        let scan = try #require(result.events("scan").first)
+        #expect(scan["tool"] as? String == tool)
     }
 
     @Test(arguments: scanFree)
