@@ -12,6 +12,8 @@ public enum ScanTechnique: String, Sendable {
     case null
     /// FIN+PSH+URG (nmap -sX).
     case xmas
+    /// UDP datagrams, answered by ICMP port unreachable or not at all (nmap -sU, masscan -pU).
+    case udp
     /// No kind reaches 80 % of the source's probes.
     case mixed
 }

@@ -93,30 +93,70 @@ public final class ScanDetector: Sendable {
         }
     }
 
-    /// The address whose table entry a packet updates: the prober for a SYN or a bare ACK, the
-    /// probed source for an answer. Nil for packets the detector does not use.
+    /// The address whose table entry a packet updates: the prober for a probe (a SYN, a stealth
+    /// segment, a UDP datagram) or a bare ACK, the probed source for an answer (a SYN/ACK, a
+    /// RST, an ICMP error quoting the probe). Nil for packets the detector does not use.
     @inline(__always)
     private func subject(of packet: DecodedPacket) -> IPAddress? {
-        guard packet.transport == .tcp else { return nil }
-        let flags = packet.tcpFlags
-        if flags.contains(.syn) { return flags.contains(.ack) ? packet.destination : packet.source }
-        if flags.contains(.rst) { return packet.destination }
-        if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
-        if flags == .ack && packet.payloadLength == 0 { return packet.source }
-        return nil
+        switch packet.transport {
+        case .tcp:
+            let flags = packet.tcpFlags
+            if flags.contains(.syn) { return flags.contains(.ack) ? packet.destination : packet.source }
+            if flags.contains(.rst) { return packet.destination }
+            if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
+            if flags == .ack && packet.payloadLength == 0 { return packet.source }
+            return nil
+        case .udp:
+            // Multicast and broadcast datagrams (mDNS, SSDP, DHCP) are announcements, not probes.
+            return Self.isGroupAddress(packet.destination) ? nil : packet.source
+        case .icmp, .icmpv6:
+            return Self.isUnreachable(packet) ? packet.quoted?.source : nil
+        case .fragment, .other:
+            return nil
+        }
+    }
+
+    /// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP or UDP packet: the
+    /// target refusing a probe, or a router saying it cannot be reached.
+    @inline(__always)
+    static func isUnreachable(_ p: DecodedPacket) -> Bool {
+        guard let quoted = p.quoted, quoted.ipProtocol == 6 || quoted.ipProtocol == 17 else { return false }
+        return p.transport == .icmp ? p.icmpType == 3 : p.icmpType == 1
+    }
+
+    /// IPv4 multicast (224/4) or broadcast, IPv6 multicast (ff00::/8).
+    static func isGroupAddress(_ a: IPAddress) -> Bool {
+        if a.isIPv4 { return a.ipv4Value >> 28 == 0xE || a.ipv4Value == 0xFFFF_FFFF }
+        return a.high >> 56 == 0xFF
     }
 
     /// `process` with the subject's tag already computed (0 when there is no subject).
     private func process(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
         guard tag != 0 else { return nil }
+        switch packet.transport {
+        case .udp:
+            // A datagram that answers a probe of the receiver's is a success for it; any other is
+            // a probe of the sender's.
+            let reply = answer(to: table.tag(of: key(packet.destination)), from: packet.source,
+                port: packet.sourcePort, at: packet.timestamp, success: true)
+            return reply.matched ? nil : probe(packet, tag: tag)
+        case .icmp, .icmpv6:
+            guard let quoted = packet.quoted else { return nil }
+            return answer(to: tag, from: quoted.destination, port: quoted.destinationPort, at: packet.timestamp,
+                success: false).alert
+        default:
+            break
+        }
         let flags = packet.tcpFlags
         if flags.contains(.syn) {
             // A SYN/ACK answers someone else's attempt: it is never a probe (backscatter, or a
             // server answering), only an outcome for the source it is sent to.
-            return flags.contains(.ack) ? answer(packet, tag: tag, success: true).alert : probe(packet, tag: tag)
+            return flags.contains(.ack)
+                ? answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp, success: true).alert
+                : probe(packet, tag: tag)
         }
         if flags.contains(.rst) {
-            let outcome = answer(packet, tag: tag, success: false)
+            let outcome = answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp, success: false)
             if !outcome.matched && !flags.contains(.ack) {
                 vote(packet, Field.halfOpenResets, tag: table.tag(of: key(packet.source)))
             }
@@ -142,7 +182,10 @@ public final class ScanDetector: Sendable {
         // The first probes of each kind carry the tool's fingerprint; the line holding the
         // evidence is not touched after them.
         let probesOfThisKind: UInt64
-        if packet.tcpFlags.contains(.syn) {
+        let isUDP = packet.transport == .udp
+        if isUDP {
+            probesOfThisKind = table.add(slot, Field.udpProbes)
+        } else if packet.tcpFlags.contains(.syn) {
             let options = packet.tcpOptions
             let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
                 || options.has(TCPOptionSummary.windowScale)
@@ -151,7 +194,8 @@ public final class ScanDetector: Sendable {
         } else {
             probesOfThisKind = table.countStealthProbe(slot, StealthKind(packet.tcpFlags))
         }
-        if probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
+        // The fingerprints are TCP header relations: UDP probes are only counted.
+        if !isUDP && probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
 
         // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
         // can land on a set bit, and the port and host maps must not inherit that loss.
@@ -164,8 +208,11 @@ public final class ScanDetector: Sendable {
 
         let outcomes = table.load(slot, Field.outcomes)
         let unanswered = contacts - Int((outcomes & 0xFFFF_FFFF) &+ (outcomes >> 32))
+        // Unanswered UDP proves less than unanswered TCP: a one-way capture of a busy DNS server
+        // shows its replies as datagrams to thousands of clients. UDP counts toward the vertical
+        // rule only.
         let enough =
-            unanswered >= configuration.unansweredContactsToDeclare
+            (!isUDP && unanswered >= configuration.unansweredContactsToDeclare)
             || (unanswered >= configuration.unansweredPortsToDeclare
                 && table.ones(slot, Field.hostBitmap) <= 2
                 && table.ones(slot, Field.portBitmap) >= configuration.unansweredPortsToDeclare)
@@ -175,10 +222,13 @@ public final class ScanDetector: Sendable {
         return alert(slot, contacts: contacts, at: packet.timestamp, path: .unansweredContacts)
     }
 
-    /// A SYN/ACK or RST from a target back to a tracked source: the outcome of a first contact.
-    private func answer(_ packet: DecodedPacket, tag: UInt64, success: Bool) -> (matched: Bool, alert: Alert?) {
+    /// The outcome of a first contact: an answer from `host`:`port` to the source whose tag is
+    /// `tag` (a SYN/ACK or UDP reply: success; a RST or ICMP unreachable: failure).
+    private func answer(to tag: UInt64, from host: IPAddress, port: UInt16, at time: Timestamp, success: Bool)
+        -> (matched: Bool, alert: Alert?)
+    {
         guard let slot = table.find(tag: tag) else { return (false, nil) }
-        let pair = table.pairIndex(host: packet.source, port: packet.sourcePort)
+        let pair = table.pairIndex(host: host, port: port)
         guard table.testBit(slot, Field.pairBitmap, pair) else { return (false, nil) }
         // Each first contact is scored once, whatever the retransmissions.
         guard table.insertBit(slot, Field.answeredBitmap, pair) else { return (true, nil) }
@@ -192,9 +242,9 @@ public final class ScanDetector: Sendable {
         guard score >= configuration.failureStepsToDeclare else { return (true, nil) }
         let contacts = Int(table.load(slot, Field.contacts))
         guard table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
-            at: packet.timestamp.nanoseconds)
+            at: time.nanoseconds)
         else { return (true, nil) }
-        return (true, alert(slot, contacts: contacts, at: packet.timestamp, path: .sequentialTest))
+        return (true, alert(slot, contacts: contacts, at: time, path: .sequentialTest))
     }
 
     /// Counts a packet the source sends on a pair it probed: the technique's evidence.
@@ -214,14 +264,14 @@ public final class ScanDetector: Sendable {
                 handshakes: Int(table.load(slot, Field.handshakes)),
                 halfOpenResets: Int(table.load(slot, Field.halfOpenResets)),
                 stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
-                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas)),
+                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas, udp: Int(table.load(slot, Field.udpProbes)))),
             detectedAfter: contacts, time: time, path: path)
     }
 
     /// A source's probes by kind, and the votes that split SYNs into syn and connect.
     struct ProbeCounts {
         var handshakes = 0, halfOpenResets = 0, stackSYNs = 0, rawSYNs = 0
-        var fin = 0, null = 0, xmas = 0
+        var fin = 0, null = 0, xmas = 0, udp = 0
     }
 
     /// Share of a source's probes one kind must reach to name the technique; below it, `mixed`.
@@ -237,13 +287,15 @@ public final class ScanDetector: Sendable {
     /// scale; raw-packet scanners send no options or MSS only.
     static func technique(_ c: ProbeCounts) -> ScanTechnique {
         let syns = c.stackSYNs + c.rawSYNs
-        let total = Double(syns + c.fin + c.null + c.xmas)
+        let total = Double(syns + c.fin + c.null + c.xmas + c.udp)
         let synTechnique: ScanTechnique =
             c.handshakes != c.halfOpenResets
             ? (c.handshakes > c.halfOpenResets ? .connect : .syn)
             : (c.stackSYNs > c.rawSYNs ? .connect : .syn)
         guard total > 0 else { return synTechnique }
-        let kinds: [(ScanTechnique, Int)] = [(synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas)]
+        let kinds: [(ScanTechnique, Int)] = [
+            (synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas), (.udp, c.udp),
+        ]
         let (kind, count) = kinds.max { $0.1 < $1.1 }!
         return Double(count) >= dominantShare * total ? kind : .mixed
     }
@@ -295,7 +347,7 @@ public final class ScanDetector: Sendable {
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
             technique: Self.technique(ProbeCounts(
                 handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
-                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes)),
+                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, udp: s.udpProbes)),
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,

@@ -71,6 +71,7 @@ public final class SourceTable: @unchecked Sendable {
         static let declaredAt = 29
         /// FIN, NULL and Xmas probes in three 21-bit lanes (`StealthKind`).
         static let stealthProbes = 30
+        static let udpProbes = 31
         // Line 4: the port sample, 16 ports of 16 bits in 4 words, then the tool fingerprint
         // evidence (`ToolFingerprint`): rule counts in 8-bit lanes, and the first examined
         // probe's sequence number and unicornscan key. Two words are free for the remaining
@@ -567,7 +568,8 @@ public final class SourceTable: @unchecked Sendable {
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
-            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs)) + stealth.fin + stealth.null + stealth.xmas,
+            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes))
+                + stealth.fin + stealth.null + stealth.xmas,
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
             failures: Int(load(slot, Field.outcomes) >> 32),
@@ -576,6 +578,7 @@ public final class SourceTable: @unchecked Sendable {
             stackSYNs: Int(load(slot, Field.stackSYNs)),
             rawSYNs: Int(load(slot, Field.rawSYNs)),
             finProbes: stealth.fin, nullProbes: stealth.null, xmasProbes: stealth.xmas,
+            udpProbes: Int(load(slot, Field.udpProbes)),
             detectedAfter: Int(load(slot, Field.detectedAfter)),
             distinctPorts: estimate(slot, Field.portBitmap),
             distinctTargets: estimate(slot, Field.hostBitmap),
@@ -631,6 +634,8 @@ public struct SourceSnapshot: Sendable {
     public let finProbes: Int
     public let nullProbes: Int
     public let xmasProbes: Int
+    /// UDP datagrams that answered nothing of the receiver's.
+    public let udpProbes: Int
     public let detectedAfter: Int
     public let distinctPorts: Int
     public let distinctTargets: Int

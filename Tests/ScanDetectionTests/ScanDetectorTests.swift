@@ -182,6 +182,43 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(try #require(d.closeAll().first).technique == .mixed)
     }
 
+    @Test func aUDPScanAnsweredByPortUnreachablesIsDeclaredUDP() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for port in UInt16(1)...20 {
+            if let a = d.process(Traffic.udp(scanner, 61000, victim, port)) { alerts.append(a) }
+            if let a = d.process(Traffic.portUnreachable(from: victim, quoting: scanner, 61000, victim, port)) { alerts.append(a) }
+        }
+        #expect(alerts.count == 1 && alerts.first?.technique == .udp && alerts.first?.path == .sequentialTest)
+        #expect(try #require(d.closeAll().first).technique == .udp)
+    }
+
+    @Test func aClientWhoseDatagramsAreAnsweredIsNeverDeclared() {
+        let d = detector()
+        let client = Traffic.host(50)
+        for n in 0..<100 {
+            let server = Traffic.host(1000 + n % 30)
+            _ = d.process(Traffic.udp(client, UInt16(40000 + n), server, 53))
+            // The servers answer; a few quote back an unreachable port now and then.
+            if n % 17 == 0 {
+                _ = d.process(Traffic.portUnreachable(from: server, quoting: client, UInt16(40000 + n), server, 53))
+            } else {
+                _ = d.process(Traffic.udp(server, 53, client, UInt16(40000 + n)))
+            }
+        }
+        #expect(d.closeAll().isEmpty)
+    }
+
+    @Test func multicastAndBroadcastDatagramsAreNotProbes() {
+        let d = detector()
+        for port in UInt16(1)...100 {
+            _ = d.process(Traffic.udp(scanner, 5353, IPAddress("224.0.0.251")!, port))
+            _ = d.process(Traffic.udp(scanner, 68, IPAddress("255.255.255.255")!, port))
+            _ = d.process(Traffic.udp(IPAddress("2001:db8::3")!, 5353, IPAddress("ff02::fb")!, port))
+        }
+        #expect(d.table.insertions == 0)
+    }
+
     @Test func connectionTeardownsAreNeverStealthProbes() {
         let d = detector()
         let client = Traffic.host(50)

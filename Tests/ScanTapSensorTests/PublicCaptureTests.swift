@@ -15,7 +15,9 @@ struct PublicCaptureTests {
         ("nmap-sF-1000-evilfingers.pcap", "192.168.1.10", "fin"),
         ("nmap-sN-1000-evilfingers.pcap", "192.168.1.10", "null"),
         ("nmap-sX-1000-evilfingers.pcap", "192.168.1.10", "xmas"),
+        ("nmap-sU-1000-evilfingers.pcap", "192.168.1.10", "udp"),
         // One-way captures: only the scanner's side, no answers at all.
+        ("masscan-udp-1001-esnet.pcap", "172.31.15.102", "udp"),
         ("ppa-portscan.pcap", "10.100.25.14", "syn"),
         ("bss-port-scan.pcap", "192.168.2.154", "connect"),
     ]
