@@ -22,45 +22,53 @@ public struct AddressRangeTable<Value: Sendable>: Sendable {
     @usableFromInline let slots6: [Int32]
     @usableFromInline let values: [Value]
 
-    /// Builds the table. Where blocks are identical, the earlier one wins, so callers list
-    /// entries in order of preference.
-    ///
-    /// - Precondition: blocks nest or are disjoint; CIDR prefixes always do.
+    /// Builds the table from prefixes. Where blocks are identical, the earlier one wins, so
+    /// callers list entries in order of preference.
     public init(_ entries: [(IPPrefix, Value)]) {
+        self.init(
+            ranges: entries.map { prefix, value in
+                let span = prefix.network.familyBitWidth - prefix.length
+                let hostBits = span == 0 ? IPAddress(high: 0, low: 0) : Self.ones(span)
+                let last = IPAddress(high: prefix.network.high | hostBits.high, low: prefix.network.low | hostBits.low)
+                return (start: prefix.network, end: last, value: value)
+            })
+    }
+
+    /// Builds the table from inclusive ranges (an IP-to-ASN database's rows). Identical
+    /// ranges: the earlier one wins.
+    ///
+    /// - Precondition: both ends of a range are of one family, `start <= end`, and ranges nest
+    ///   or are disjoint (CIDR prefixes always do).
+    public init(ranges: [(start: IPAddress, end: IPAddress, value: Value)]) {
         var v4: [Block<UInt32>] = []
         var v6: [Block<UInt128>] = []
-        for (index, (prefix, _)) in entries.enumerated() {
-            if prefix.network.isIPv4 {
-                let start = prefix.network.ipv4Value
-                let span = prefix.length == 0 ? UInt32.max : (UInt32(1) << UInt32(32 - prefix.length)) - 1
-                v4.append(Block(start: start, end: start | span, slot: Int32(index)))
+        for (index, range) in ranges.enumerated() {
+            precondition(range.start.isIPv4 == range.end.isIPv4 && range.start <= range.end, "not an address range")
+            if range.start.isIPv4 {
+                v4.append(Block(start: range.start.ipv4Value, end: range.end.ipv4Value, slot: Int32(index)))
             } else {
-                let start = UInt128(prefix.network.high) << 64 | UInt128(prefix.network.low)
-                let span = prefix.length == 0 ? UInt128.max : (UInt128(1) << UInt128(128 - prefix.length)) - 1
-                v6.append(Block(start: start, end: start | span, slot: Int32(index)))
+                v6.append(Block(start: Self.key(range.start), end: Self.key(range.end), slot: Int32(index)))
             }
         }
         (starts4, slots4) = Self.flatten(v4)
         (starts6, slots6) = Self.flatten(v6)
-        values = entries.map(\.1)
+        values = ranges.map(\.value)
     }
 
-    /// Builds an IPv4 table from arbitrary inclusive ranges (an IP-to-ASN database's rows).
-    ///
-    /// - Precondition: ranges nest or are disjoint, and `start <= end`.
-    public init(ipv4Ranges: [(start: UInt32, end: UInt32, value: Value)]) {
-        let blocks = ipv4Ranges.enumerated().map { Block(start: $1.start, end: $1.end, slot: Int32($0)) }
-        (starts4, slots4) = Self.flatten(blocks)
-        (starts6, slots6) = Self.flatten([])
-        values = ipv4Ranges.map(\.value)
+    /// The lowest `bits` bits set, as an address value.
+    private static func ones(_ bits: Int) -> IPAddress {
+        IPAddress(high: bits <= 64 ? 0 : (bits >= 128 ? ~0 : ~0 >> UInt64(128 - bits)), low: bits >= 64 ? ~0 : ~0 >> UInt64(64 - bits))
     }
+
+    @usableFromInline
+    static func key(_ address: IPAddress) -> UInt128 { UInt128(address.high) << 64 | UInt128(address.low) }
 
     /// The value of the most specific block containing `address`, or nil.
     @inlinable
     public func lookup(_ address: IPAddress) -> Value? {
         let slot = address.isIPv4
             ? Self.segment(containing: address.ipv4Value, starts: starts4, slots: slots4)
-            : Self.segment(containing: UInt128(address.high) << 64 | UInt128(address.low), starts: starts6, slots: slots6)
+            : Self.segment(containing: Self.key(address), starts: starts6, slots: slots6)
         return slot < 0 ? nil : values[Int(slot)]
     }
 

@@ -71,6 +71,9 @@ public struct Classifier: EpisodeClassifier {
     private let research: AddressRangeTable<Attribution>
     private let denied: AddressRangeTable<String>
     private let names: PTRMatcher
+    /// Knowledge-base `asn` rows by AS number, and the operator's database to apply them.
+    private let systems: [UInt32: Attribution]
+    private let asnDatabase: ASNDatabase?
     private let unclearOrganizations: Set<String>
     private let configuration: ClassifierConfiguration
 
@@ -82,11 +85,14 @@ public struct Classifier: EpisodeClassifier {
     ///   - denyLists: the operator's deny lists.
     ///   - iscFeed: a saved copy of the ISC research feed; its types are mapped to
     ///     organisations by the knowledge base's `isc-type` rows.
+    ///   - asnDatabase: an IP-to-ASN database; without one the knowledge base's `asn` rows are
+    ///     skipped.
     /// - Throws: `ClassifierSetupError` when a demoted or dropped organisation is not in the
     ///   knowledge base (a typo would otherwise silently keep it).
     public init(
         knowledge: KnowledgeBase, allowLists: [AddressList] = [], denyLists: [AddressList] = [],
-        iscFeed: ISCResearchFeed? = nil, configuration: ClassifierConfiguration = ClassifierConfiguration()
+        iscFeed: ISCResearchFeed? = nil, asnDatabase: ASNDatabase? = nil,
+        configuration: ClassifierConfiguration = ClassifierConfiguration()
     ) throws(ClassifierSetupError) {
         let known = knowledge.organizations
         for name in configuration.demotedOrganizations.union(configuration.droppedOrganizations).sorted()
@@ -143,6 +149,15 @@ public struct Classifier: EpisodeClassifier {
                 ($0.prefix, "in the deny list (\($0.prefix), \(fileName($0.file)):\($0.line))")
             })
         names = PTRMatcher(rows: rows)
+        self.asnDatabase = asnDatabase
+        var systems: [UInt32: Attribution] = [:]
+        for row in rows {
+            guard case .autonomousSystem(let number) = row.fact, systems[number] == nil else { continue }
+            systems[number] = Attribution(
+                organization: row.organization, confidence: confidence(row),
+                evidence: "AS\(number) of \(row.organization) (\(row.place), \(row.confidence))")
+        }
+        self.systems = systems
     }
 
     /// The organisation an address is listed under (allow lists first, then the knowledge base
@@ -172,7 +187,7 @@ public struct Classifier: EpisodeClassifier {
     /// Classifies a source address from what was observed of it.
     public func classify(address: IPAddress, observed: Observation, ptr: ConfirmedPTR? = nil) -> ClassificationResult {
         var evidence: [String] = []
-        var attribution = allowed.lookup(address) ?? research.lookup(address)
+        var attribution = allowed.lookup(address) ?? research.lookup(address) ?? system(of: address)
         if let attribution { evidence.append(attribution.evidence) }
         if let ptr, let rule = names.match(ptr.name) {
             let organization = rule.row.organization
@@ -234,6 +249,16 @@ public struct Classifier: EpisodeClassifier {
             confidence = min(confidence, configuration.unclearOrganizationConfidenceCap)
         }
         return ClassificationResult(verdict: .research, organization: organization, evidence: evidence, confidence: confidence)
+    }
+
+    /// The research organisation whose autonomous system announces `address`, when an
+    /// IP-to-ASN database was given; the evidence names the database row too.
+    private func system(of address: IPAddress) -> Attribution? {
+        guard let asnDatabase, let entry = asnDatabase.entry(for: address), let listed = systems[entry.autonomousSystem]
+        else { return nil }
+        return Attribution(
+            organization: listed.organization, confidence: listed.confidence,
+            evidence: "announced by \(listed.evidence), per \(fileName(asnDatabase.file)):\(entry.line)")
     }
 
     /// The evidence line when the scan touched only a few ports, all of commonly exploited

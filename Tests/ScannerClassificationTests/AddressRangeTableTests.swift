@@ -51,7 +51,13 @@ private func table(_ blocks: [(String, String)]) -> AddressRangeTable<String> {
     }
 
     @Test func arbitraryRangesAreExactAtBothEnds() {
-        let t = AddressRangeTable(ipv4Ranges: [(start: 100, end: 199, value: "a"), (start: 150, end: 150, value: "b")])
+        let t = AddressRangeTable(ranges: [
+            (start: IPAddress(ipv4: 100), end: IPAddress(ipv4: 199), value: "a"),
+            (start: IPAddress(ipv4: 150), end: IPAddress(ipv4: 150), value: "b"),
+            (start: IPAddress("2001:db8::")!, end: IPAddress("2001:db8::5")!, value: "c"),
+        ])
+        #expect(t.lookup(IPAddress("2001:db8::5")!) == "c")
+        #expect(t.lookup(IPAddress("2001:db8::6")!) == nil)
         #expect(t.lookup(IPAddress(ipv4: 99)) == nil)
         #expect(t.lookup(IPAddress(ipv4: 100)) == "a")
         #expect(t.lookup(IPAddress(ipv4: 150)) == "b")
