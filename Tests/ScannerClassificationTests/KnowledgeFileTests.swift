@@ -1,3 +1,4 @@
+import ScanDetection
 import ScannerClassification
 import Testing
 import WireFormat
@@ -14,6 +15,14 @@ private let header = "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus"
         #expect(!rows.contains { row in
             if row.organization == "Stretchoid", case .block = row.fact { return true } else { return false }
         })
+    }
+
+    @Test func anOperatorsOwnKnowledgeFileAddsOrganisationsAfterTheShippedRows() throws {
+        let own = try KnowledgeBase.parse(
+            "\(header)\nOur university\tcidr4\t192.0.2.0/26\tIT department\t2026-08-01\thigh\tlisted\n", file: "local.tsv")
+        let c = try Classifier(knowledge: shippedKnowledge.merged(with: own))
+        let result = c.classify(address: IPAddress("192.0.2.63")!, observed: Observation())
+        #expect(result.organization == "Our university" && result.evidence == ["range 192.0.2.0/26 of Our university (local.tsv:2, high)"])
     }
 
     @Test func aRowWithAMissingColumnIsAnErrorNamingFileAndLine() {
