@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "scantap", targets: ["scantap"]),
         .library(name: "ScanDetection", targets: ["ScanDetection"]),
+        .library(name: "ScannerClassification", targets: ["ScannerClassification"]),
     ],
     targets: [
         // libpcap's headers and library, found through pkg-config. Only PacketCapture imports it.
@@ -26,6 +27,9 @@ let package = Package(
         .target(name: "PacketCapture", dependencies: ["CPcap", "WireFormat"]),
         // The lock-free per-source table, scan detection rules and episodes.
         .target(name: "ScanDetection", dependencies: ["WireFormat", "CPrefetch"]),
+        // Research-scanner knowledge and the verdict on an episode; no capture dependency, so any
+        // sensor can call it.
+        .target(name: "ScannerClassification", dependencies: ["ScanDetection", "WireFormat"]),
         // Output: JSON lines and the human table.
         .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
@@ -39,13 +43,18 @@ let package = Package(
         // Benchmarks and the synthetic capture generator; `swift run -c release scantap-bench`.
         .executableTarget(
             name: "scantap-bench",
-            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanTapSensor", "_ScanTapTestSupport"]
+            dependencies: [
+                "PacketCapture", "WireFormat", "ScanDetection", "ScanTapSensor", "ScannerClassification",
+                "_ScanTapTestSupport",
+            ]
         ),
 
         .testTarget(name: "WireFormatTests", dependencies: ["WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "PacketCaptureTests", dependencies: ["PacketCapture", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
+        .testTarget(
+            name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
         .testTarget(
             name: "ScanTapSensorTests",

@@ -1,16 +1,19 @@
 // scantap-bench: reruns the sensor's speed and memory measurements.
 //
 //   swift run -c release scantap-bench [--packets N] [--sources N] [--max-sources N] [--rounds N]
-//                                      [--capture FILE] [pipeline|table]...
+//                                      [--capture FILE] [--knowledge FILE] [pipeline|table|classify]...
 //
 // `pipeline`: generates the synthetic savefile (if FILE does not exist yet), then in alternating
 // rounds times the libpcap floor (pcap_dispatch with an empty callback) and `scantap read` on the
 // same file, and prints the ratio of their medians and scantap's peak memory.
 // `table`: updates per second of the source table from 1 and from 2 threads.
-// Both run when none is named. Times are medians; ratios come from the same run.
+// `classify`: research-scanner lookups per second on random addresses, and the heap the loaded
+// knowledge base takes, with the shipped file alone and with an ISC-feed-sized set of addresses.
+// All run when none is named. Times are medians; ratios come from the same run.
 import Dispatch
 import PacketCapture
 import ScanDetection
+import ScannerClassification
 import WireFormat
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +27,7 @@ var capture = SyntheticCapture()
 var capturePath = "/tmp/scantap-bench.pcap"
 var maxSources = 131_072
 var rounds = 5
+var knowledgePath: String? = nil
 var selected: [String] = []
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
@@ -39,11 +43,12 @@ while let argument = arguments.popFirst() {
     case "--max-sources": maxSources = number()
     case "--rounds": rounds = number()
     case "--capture": capturePath = arguments.popFirst() ?? capturePath
-    case "pipeline", "table": selected.append(argument)
+    case "--knowledge": knowledgePath = arguments.popFirst()
+    case "pipeline", "table", "classify": selected.append(argument)
     default: print("scantap-bench: unknown argument \(argument)"); exit(2)
     }
 }
-if selected.isEmpty { selected = ["pipeline", "table"] }
+if selected.isEmpty { selected = ["pipeline", "table", "classify"] }
 
 let clock = ContinuousClock()
 
@@ -160,6 +165,96 @@ if selected.contains("table") {
     print("  1 thread:  \(Int(Double(updates) / seconds(one) / 1e3)) k updates/s")
     print("  2 threads: \(Int(Double(updates) / seconds(two) / 1e3)) k updates/s (\(format3(seconds(one) / seconds(two)))x one thread)")
     print("  1 thread, exclusive table (as in read): \(Int(Double(updates) / seconds(exclusive) / 1e3)) k updates/s")
+}
+
+if selected.contains("classify") {
+    // The shipped knowledge file: given, or `knowledge/` in a directory above the executable
+    // (a checkout's .build/release/scantap-bench finds the checkout's).
+    var directory = executableDirectory()
+    var found = knowledgePath
+    for _ in 0..<4 where found == nil {
+        directory = String(directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)])
+        let candidate = directory + "/knowledge/research-scanners.tsv"
+        if access(candidate, R_OK) == 0 { found = candidate }
+    }
+    guard let path = found else {
+        print("scantap-bench: no knowledge/research-scanners.tsv found; give --knowledge FILE"); exit(2)
+    }
+
+    /// Resident bytes of this process (/proc/self/statm). Everything the classifier builds is
+    /// written while it is built, so growth across a load is the loaded base's footprint, give
+    /// or take the allocator's free lists (hence loads are kept alive, never freed in between).
+    func residentBytes() -> Int {
+        guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(file) }
+        var size = 0, resident = 0
+        _ = withUnsafeMutablePointer(to: &size) { s in
+            withUnsafeMutablePointer(to: &resident) { r in withVaList([s, r]) { vfscanf(file, "%ld %ld", $0) } }
+        }
+        return resident * sysconf(Int32(_SC_PAGESIZE))
+    }
+
+    // Warm the one-time costs (file reading, regex and JSON machinery) on a two-row base so
+    // they are not counted as the knowledge base's memory.
+    let tiny = try KnowledgeBase.parse(
+        "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus\n"
+            + "A\tptr-regex\t^a\\.example$\ts\td\thigh\tlisted\nA\tcidr4\t192.0.2.0/24\ts\td\thigh\tlisted\n",
+        file: "warm-up")
+    _ = try Classifier(knowledge: tiny).classify(
+        address: IPAddress(ipv4: 0xC000_0201), observed: Observation(),
+        ptr: ConfirmedPTR(name: "a.example", forwardConfirmed: true))
+    _ = try KnowledgeBase.load(path: path)
+
+    var random = SplitMix64(seed: 11)
+    // As many single addresses as the ISC research feed held on 2026-08-18 (12,906), half of
+    // them packed into a few hundred /24s as the real feed's are.
+    let feedSize = 12_906
+    var feedText = ""
+    for i in 0..<feedSize {
+        let address = i % 2 == 0
+            ? IPAddress(ipv4: 0x5000_0000 | UInt32(i / 2 % 512) << 8 | UInt32(i / 1024))
+            : IPAddress(ipv4: UInt32(truncatingIfNeeded: random.next()))
+        feedText += "\(address)\t2026-01-01\t2026-08-18\t\(["shodan", "censys", "newproject"][i % 3])\n"
+    }
+    // Addresses as a sensor meets them: uniformly random, one in eight IPv6 (from 2000::/3).
+    let lookups = 4_000_000
+    let addresses: [IPAddress] = (0..<lookups).map { i in
+        let r = random.next()
+        return i % 8 == 7
+            ? IPAddress(high: 0x2000_0000_0000_0000 | r >> 3, low: random.next())
+            : IPAddress(ipv4: UInt32(truncatingIfNeeded: r))
+    }
+    let observed = Observation(tool: "zmap", ports: [22, 80, 443], distinctPorts: 400)
+    var loaded: [Classifier] = []
+
+    func measure(_ name: String, feed: () throws -> ISCResearchFeed?) throws {
+        let before = residentBytes()
+        let classifier = try Classifier(knowledge: try KnowledgeBase.load(path: path), iscFeed: try feed())
+        let resident = residentBytes() - before
+        loaded.append(classifier)
+        var hits = 0
+        let time = median((0..<rounds).map { _ in
+            hits = 0
+            return clock.measure {
+                for address in addresses where classifier.listedOrganization(of: address) != nil { hits &+= 1 }
+            }
+        })
+        // Full verdicts with evidence strings, on addresses that are all listed (the costly case).
+        let listed = addresses.filter { classifier.listedOrganization(of: $0) != nil }
+        let inside = (0..<200_000).map { listed.isEmpty ? addresses[$0] : listed[$0 % listed.count] }
+        var evidence = 0
+        let classifyTime = clock.measure {
+            for address in inside { evidence &+= classifier.classify(address: address, observed: observed).evidence.count }
+        }
+        let (blocks, searchBytes) = classifier.loadedBlocks
+        print("  \(name): \(blocks) blocks; resident memory +\(resident / 1024) KiB, of which search arrays \(searchBytes / 1024) KiB")
+        print("    lookups:  \(Int(Double(lookups) / seconds(time) / 1e3)) k/s (\(lookups) random addresses, 1 in 8 IPv6; \(hits) listed)")
+        print("    classify: \(Int(Double(inside.count) / seconds(classifyTime) / 1e3)) k/s (full verdicts with evidence, listed addresses)")
+        if evidence < 0 { print(evidence) }
+    }
+    print("classify: \(path)")
+    try measure("shipped knowledge base") { nil }
+    try measure("with \(feedSize) ISC feed addresses") { try ISCResearchFeed.parse(feedText, file: "synthetic-isc.tab") }
 }
 
 func format3(_ x: Double) -> String {
