@@ -35,7 +35,7 @@ let package = Package(
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
         .target(
             name: "ScanTapSensor",
-            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanReport"]
+            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanReport", "ScannerClassification"]
         ),
         .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),
         // Frame building for tests and the benchmark's synthetic capture; not part of the sensor.

@@ -73,11 +73,14 @@ public struct Classification: Sendable {
     public var organization: String?
     /// Short, specific reasons: which range, PTR, fingerprint or behaviour.
     public var evidence: [String]
+    /// Confidence in the verdict, 0…1; nil until a classifier has looked.
+    public var confidence: Double?
 
-    public init(verdict: Verdict, organization: String? = nil, evidence: [String] = []) {
+    public init(verdict: Verdict, organization: String? = nil, evidence: [String] = [], confidence: Double? = nil) {
         self.verdict = verdict
         self.organization = organization
         self.evidence = evidence
+        self.confidence = confidence
     }
 
     /// What every episode carries until a classifier says more.

@@ -41,6 +41,7 @@ public final class JSONLinesSink: EventSink {
         line.key("successes", e.successes)
         line.key("failures", e.failures)
         line.key("closed_by", string: e.end.rawValue)
+        line.key("confidence", number: e.classification.confidence)
         emit()
     }
 

@@ -1,13 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Finds the BPF filter text for `--filter NAME|FILE|EXPR`.
 ///
-/// A NAME is looked up as `NAME.bpf` in, in order: `$SCANTAP_BPF_DIR`; a `bpf/` folder beside
-/// the executable or in one of its four nearest ancestors (so `.build/release/scantap` finds the
-/// checkout's `bpf/`); `/usr/local/share/scantap/bpf`; `/usr/share/scantap/bpf`. An argument that
-/// names an existing file is read as a filter file. Anything else is a filter expression.
+/// A NAME is looked up as `NAME.bpf` in `$SCANTAP_BPF_DIR`, then the installed `bpf/` folders
+/// (`DataFiles`). An argument that names an existing file is read as a filter file. Anything
+/// else is a filter expression.
 public enum FilterLibrary {
     /// The compiled-in name of the filter used when `--filter` is not given.
     public static let defaultName = "default"
@@ -39,17 +34,18 @@ public enum FilterLibrary {
     /// The filter for a `--filter` argument.
     public static func filter(for specification: String) throws(SensorError) -> Filter {
         if isName(specification) {
-            for directory in searchDirectories() {
+            let directories = DataFiles.directories(named: "bpf", override: "SCANTAP_BPF_DIR")
+            for directory in directories {
                 let path = directory + "/" + specification + ".bpf"
-                if let text = readFile(path) { return Filter(expression: stripComments(text), fromFile: true) }
+                if let text = DataFiles.read(path) { return Filter(expression: stripComments(text), fromFile: true) }
             }
             if specification == defaultName {
                 throw SensorError.runtime(
-                    "cannot find the default filter default.bpf (looked in \(searchDirectories().joined(separator: ", "))); "
+                    "cannot find the default filter default.bpf (looked in \(directories.joined(separator: ", "))); "
                         + "set SCANTAP_BPF_DIR or pass --filter EXPR")
             }
         }
-        if let text = readFile(specification) { return Filter(expression: stripComments(text), fromFile: true) }
+        if let text = DataFiles.read(specification) { return Filter(expression: stripComments(text), fromFile: true) }
         return Filter(expression: specification, fromFile: false)
     }
 
@@ -65,38 +61,5 @@ public enum FilterLibrary {
             ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
                 || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_")
         }
-    }
-
-    static func searchDirectories() -> [String] {
-        var directories: [String] = []
-        if let custom = getenv("SCANTAP_BPF_DIR") { directories.append(String(cString: custom)) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if length > 0 {
-            var directory = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            for _ in 0..<5 {
-                guard let slash = directory.lastIndex(of: "/"), slash != directory.startIndex else { break }
-                directory = String(directory[..<slash])
-                directories.append(directory + "/bpf")
-            }
-        }
-        directories += ["/usr/local/share/scantap/bpf", "/usr/share/scantap/bpf"]
-        return directories
-    }
-
-    /// The contents of a regular file, or nil if it cannot be read.
-    static func readFile(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

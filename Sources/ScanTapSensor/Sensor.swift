@@ -17,7 +17,8 @@ public final class Sensor: @unchecked Sendable {
     private let sink: any EventSink
     private let sinkLock = Mutex(())
     private let detector: ScanDetector
-    /// Labels episodes before they are reported; the shared classifier plugs in here.
+    /// Labels episodes before they are reported: the shared classifier, built from the options
+    /// when `run` starts unless one is set here first.
     public var classifier: (any EpisodeClassifier)?
     private let stopper = Stopper()
     private var episodesReported = 0
@@ -36,6 +37,8 @@ public final class Sensor: @unchecked Sendable {
     /// Runs to the end of the input or until stopped. Whatever happens, the episodes found so
     /// far and the statistics are reported before an error is thrown.
     public func run() throws(SensorError) {
+        // Loaded before any packet is read: a bad knowledge file stops the run at once.
+        if classifier == nil { classifier = try ClassifierSetup.build(options.classification) }
         switch options.mode {
         case .read(let files): try runRead(files)
         case .live(let interfaces): try runLive(interfaces)

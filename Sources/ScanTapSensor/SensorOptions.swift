@@ -30,6 +30,28 @@ public struct SensorOptions: Sendable {
     public var live = LiveCaptureOptions()
     /// `-Z USER`: drop to this user's uid, gid and groups once the capture handles are open.
     public var dropToUser: String? = nil
+    /// What the shared classifier loads.
+    public var classification = ClassificationOptions()
+
+    /// The classifier's inputs, all local files: the sensor never needs the network to classify.
+    public struct ClassificationOptions: Sendable, Equatable {
+        /// `--no-classify`: report every episode `unknown`.
+        public var enabled = true
+        /// `--knowledge FILE`: knowledge files loaded after the shipped one.
+        public var knowledgeFiles: [String] = []
+        /// `--allow FILE` / `--deny FILE`: the operator's own lists.
+        public var allowLists: [String] = []
+        public var denyLists: [String] = []
+        /// `--isc-feed FILE`: a saved copy of the ISC research feed (JSON, XML or tab).
+        public var iscFeed: String? = nil
+        /// `--asn-db FILE`: an IP-to-ASN database (iptoasn.com format); without it ASN rows are skipped.
+        public var asnDatabase: String? = nil
+        /// `--demote ORG` / `--drop ORG`.
+        public var demoted: Set<String> = []
+        public var dropped: Set<String> = []
+
+        public init() {}
+    }
 
     public init() {}
 
@@ -114,6 +136,22 @@ public struct SensorOptions: Sendable {
             case "--no-promiscuous":
                 try liveOnly(argument)
                 live.promiscuous = false
+            case "--no-classify":
+                classification.enabled = false
+            case "--knowledge":
+                classification.knowledgeFiles.append(try value(argument))
+            case "--allow":
+                classification.allowLists.append(try value(argument))
+            case "--deny":
+                classification.denyLists.append(try value(argument))
+            case "--isc-feed":
+                classification.iscFeed = try value(argument)
+            case "--asn-db":
+                classification.asnDatabase = try value(argument)
+            case "--demote":
+                classification.demoted.insert(try value(argument))
+            case "--drop":
+                classification.dropped.insert(try value(argument))
             case "--":
                 files.append(contentsOf: rest)
                 rest.removeAll()
@@ -153,6 +191,13 @@ public struct SensorOptions: Sendable {
           --ignore CIDR,...       never track these sources (your own scanners)
           --idle-gap SECONDS      close an episode after this long without probes (default 900)
           --max-episode SECONDS   report and restart an episode after this long (default 3600)
+        classification (research scanner, malicious or unknown; local files only):
+          --knowledge FILE        more knowledge rows, after the shipped knowledge/research-scanners.tsv
+          --allow FILE, --deny FILE   your own lists of addresses and CIDR blocks
+          --isc-feed FILE         a saved copy of https://isc.sans.edu/api/threatcategory/research
+          --asn-db FILE           an IP-to-ASN database (iptoasn.com TSV) to apply ASN rows
+          --demote ORG, --drop ORG    treat an organisation as unknown, or forget it
+          --no-classify           report every episode as unknown
         live options:
           -i IFACE                capture on IFACE; repeat for each direction of a tap
           -Z USER                 drop privileges to USER after opening the interfaces

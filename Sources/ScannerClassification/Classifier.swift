@@ -39,7 +39,7 @@ public struct ClassificationResult: Sendable, Equatable {
 
     /// The part every episode carries.
     public var classification: Classification {
-        Classification(verdict: verdict, organization: organization, evidence: evidence)
+        Classification(verdict: verdict, organization: organization, evidence: evidence, confidence: confidence)
     }
 }
 

@@ -5,9 +5,11 @@ import WireFormat
 import _ScanTapTestSupport
 
 /// Writes a capture of one SYN scan (closed ports answer RST) starting at `second`.
-private func writeScan(to path: String, ports: ClosedRange<UInt16>, second: Int64 = 1_700_000_000, linkType: Int32 = 1) throws {
+private func writeScan(to path: String, ports: ClosedRange<UInt16>, second: Int64 = 1_700_000_000, linkType: Int32 = 1,
+    scanner: IPAddress = IPAddress("198.18.0.3")!) throws
+{
     let builder = FrameBuilder()
-    let scanner = IPAddress("198.18.0.3")!, victim = IPAddress("198.18.0.10")!
+    let victim = IPAddress("198.18.0.10")!
     let writer = try SavefileWriter(path: path, dataLinkType: linkType)
     for port in ports {
         let t = Timestamp(seconds: second, nanoseconds: Int64(port) * 1_000_000)
@@ -88,6 +90,43 @@ private func temporary(_ name: String) -> String {
         _ = try SavefileWriter(path: path, dataLinkType: 105)
         let result = try Scantap.run(["read", path])
         #expect(result.status == 1 && result.stderr.contains("unsupported link type IEEE802_11"))
+    }
+
+    @Test func aScannerFromAListedResearchRangeIsLabelledWithItsOrganisation() throws {
+        let path = temporary("shodan.pcap")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // 71.6.135.131 is listed as Shodan's in the shipped knowledge base. Nothing is sent
+        // anywhere: the packets exist only in this file.
+        try writeScan(to: path, ports: 1...30, scanner: IPAddress("71.6.135.131")!)
+        let scan = try #require(try Scantap.run(["read", "--format", "json", path]).events("scan").first)
+        #expect(scan["verdict"] as? String == "research" && scan["org"] as? String == "Shodan")
+        #expect((scan["evidence"] as? [String])?.isEmpty == false)
+        #expect((scan["confidence"] as? Double ?? 0) > 0)
+
+        let demoted = try Scantap.run(["read", "--format", "json", "--demote", "Shodan", path])
+        #expect(demoted.events("scan").first?["verdict"] as? String == "unknown")
+    }
+
+    @Test func theOperatorsDenyListMakesAScannerMalicious() throws {
+        let path = temporary("deny.pcap"), list = temporary("deny.txt")
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: list) }
+        try writeScan(to: path, ports: 1...30)
+        try "# our honeypot's worst\n198.18.0.0/24\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let scan = try #require(try Scantap.run(["read", "--format", "json", "--deny", list, path]).events("scan").first)
+        #expect(scan["verdict"] as? String == "malicious")
+        #expect(try Scantap.run(["read", "--format", "json", "--no-classify", path]).events("scan").first?["verdict"] as? String == "unknown")
+    }
+
+    @Test func badClassifierInputsAreOneLineErrors() throws {
+        let bad = temporary("bad.tsv")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        try "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus\nX\tcidr4\t300.1.2.0/24\ts\td\thigh\tlisted\n"
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        let malformed = try Scantap.run(["read", "--knowledge", bad, "samples/lab-sample.pcap"])
+        #expect(malformed.status == 1 && malformed.stderr.contains("\(bad):2:"))
+        #expect(malformed.stdout.isEmpty)
+        let unknownOrg = try Scantap.run(["read", "--drop", "No Such Org", "samples/lab-sample.pcap"])
+        #expect(unknownOrg.status == 2 && unknownOrg.stderr.contains("No Such Org"))
     }
 
     @Test func helpAndVersionExitZero() throws {
