@@ -1,5 +1,5 @@
 public import ScanDetection
-import WireFormat
+public import WireFormat
 
 /// One JSON object per line: the machine contract documented in the README. Keys appear in a
 /// fixed order and new keys are only ever appended, so line-oriented tools can rely on them.
@@ -7,6 +7,7 @@ public final class JSONLinesSink: EventSink {
     public let output: any LineOutput
     /// The line being built; reused, so writing a line allocates nothing once it has grown.
     private var line = JSONLine()
+    private var summary = VerdictSummary()
 
     public init(output: any LineOutput) { self.output = output }
 
@@ -21,6 +22,7 @@ public final class JSONLinesSink: EventSink {
     }
 
     public func episode(_ e: Episode) {
+        summary.add(e)
         line.begin("scan")
         line.key("src", address: e.source)
         line.key("first_seen", time: e.firstSeen)
@@ -47,7 +49,39 @@ public final class JSONLinesSink: EventSink {
 
     public func flush() { output.flush() }
 
+    /// One `scantap classify` answer: `{"ip":…,"verdict":…,"org":…,"evidence":[…],"confidence":…}`.
+    public func verdict(for address: IPAddress, _ c: Classification) {
+        line.bytes.removeAll(keepingCapacity: true)
+        line.append("{\"ip\":")
+        line.quote(address.description)
+        line.key("verdict", string: c.verdict.rawValue)
+        line.key("org", string: c.organization)
+        line.key("evidence", strings: c.evidence)
+        line.key("confidence", number: c.confidence)
+        emit()
+    }
+
+    /// Writes a line through unchanged (with its newline).
+    public func passThrough(_ text: String) {
+        output.write(text + "\n")
+    }
+
     public func finish(_ s: RunStatistics) {
+        // The summary: episodes and probes by verdict, research scanners by organisation.
+        line.begin("summary")
+        line.key("research", summary.research)
+        line.key("malicious", summary.malicious)
+        line.key("unknown", summary.unknown)
+        line.key("organizations")
+        line.bytes.append(UInt8(ascii: "{"))
+        for (i, (name, tally)) in summary.organizationsByProbes.enumerated() {
+            if i > 0 { line.bytes.append(UInt8(ascii: ",")) }
+            line.quote(name)
+            line.append(":")
+            line.tally(tally)
+        }
+        line.bytes.append(UInt8(ascii: "}"))
+        emit()
         line.begin("stats")
         line.key("packets", s.packets)
         line.key("decoded", s.decoded)
@@ -93,6 +127,20 @@ struct JSONLine {
     mutating func key(_ name: StaticString, string value: String?) {
         key(name)
         if let value { quote(value) } else { append("null") }
+    }
+
+    mutating func key(_ name: StaticString, _ tally: VerdictSummary.Tally) {
+        key(name)
+        self.tally(tally)
+    }
+
+    /// `{"episodes":N,"probes":N}`.
+    mutating func tally(_ t: VerdictSummary.Tally) {
+        append("{\"episodes\":")
+        integer(t.episodes)
+        append(",\"probes\":")
+        integer(t.probes)
+        append("}")
     }
 
     mutating func key(_ name: StaticString, address: IPAddress) {

@@ -5,6 +5,7 @@ import WireFormat
 /// and the statistics at the end.
 public final class TableSink: EventSink {
     public let output: any LineOutput
+    private var summary = VerdictSummary()
 
     public init(output: any LineOutput) { self.output = output }
 
@@ -15,6 +16,7 @@ public final class TableSink: EventSink {
     }
 
     public func episode(_ e: Episode) {
+        summary.add(e)
         let c = e.classification
         let label = c.organization.map { "\(c.verdict.rawValue) (\($0))" } ?? c.verdict.rawValue
         let evidence = c.evidence.isEmpty ? "" : "  evidence: " + c.evidence.joined(separator: "; ")
@@ -31,6 +33,13 @@ public final class TableSink: EventSink {
     public func flush() { output.flush() }
 
     public func finish(_ s: RunStatistics) {
+        func line(_ label: String, _ t: VerdictSummary.Tally) -> String {
+            "  \(label): \(t.episodes) episode\(t.episodes == 1 ? "" : "s"), \(t.probes) probes\n"
+        }
+        var text = "summary\n" + line("research scanners", summary.research)
+        for (name, tally) in summary.organizationsByProbes { text += "  " + line(name, tally) }
+        text += line("malicious", summary.malicious) + line("unknown", summary.unknown)
+        output.write(text)
         output.write(
             "\(s.episodes) scan episode\(s.episodes == 1 ? "" : "s"); \(s.packets) packets, "
                 + "\(s.decoded) decoded, \(s.malformed) malformed, \(s.kernelDrops) dropped by the kernel; "

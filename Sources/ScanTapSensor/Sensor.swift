@@ -42,7 +42,7 @@ public final class Sensor: @unchecked Sendable {
         switch options.mode {
         case .read(let files): try runRead(files)
         case .live(let interfaces): try runLive(interfaces)
-        case .help, .version: break
+        case .help, .version, .classify: break
         }
     }
 

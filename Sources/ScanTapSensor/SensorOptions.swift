@@ -1,6 +1,6 @@
 public import ScanDetection
 public import PacketCapture
-import WireFormat
+public import WireFormat
 
 /// What `scantap` was asked to do, parsed from its arguments. Lives in a library so every form
 /// is unit-tested; the executable only hands over `CommandLine.arguments`.
@@ -10,6 +10,8 @@ public struct SensorOptions: Sendable {
         case read(files: [String])
         /// `scantap live -i IFACE...`: one capture thread per interface.
         case live(interfaces: [String])
+        /// `scantap classify ADDRESS...` or `scantap classify --episodes FILE|-`.
+        case classify(addresses: [IPAddress], episodes: String?)
         case help
         case version
     }
@@ -62,11 +64,12 @@ public struct SensorOptions: Sendable {
         switch command {
         case "-h", "--help", "help": mode = .help; return
         case "-V", "--version", "version": mode = .version; return
-        case "read", "live": break
-        default: throw UsageError("unknown command '\(command)' (expected read or live; see --help)")
+        case "read", "live", "classify": break
+        default: throw UsageError("unknown command '\(command)' (expected read, live or classify; see --help)")
         }
         var files: [String] = []
         var interfaces: [String] = []
+        var episodes: String? = nil
         var timeoutGiven = false
 
         func value(_ option: String) throws(UsageError) -> String {
@@ -136,6 +139,8 @@ public struct SensorOptions: Sendable {
             case "--no-promiscuous":
                 try liveOnly(argument)
                 live.promiscuous = false
+            case "--episodes" where command == "classify":
+                episodes = try value(argument)
             case "--no-classify":
                 classification.enabled = false
             case "--knowledge":
@@ -159,7 +164,7 @@ public struct SensorOptions: Sendable {
                 if argument.hasPrefix("-") && argument != "-" {
                     throw UsageError("unknown option '\(argument)' for \(command) (see --help)")
                 }
-                guard command == "read" else {
+                guard command != "live" else {
                     throw UsageError("unexpected argument '\(argument)': live takes interfaces with -i")
                 }
                 files.append(argument)
@@ -167,7 +172,17 @@ public struct SensorOptions: Sendable {
         }
         // A batch timeout asks for batching: immediate mode would ignore it.
         if timeoutGiven { live.immediate = false }
-        if command == "read" {
+        if command == "classify" {
+            guard episodes != nil || !files.isEmpty else {
+                throw UsageError("classify needs addresses, or --episodes FILE|-")
+            }
+            var addresses: [IPAddress] = []
+            for text in files {
+                guard let address = IPAddress(text) else { throw UsageError("classify: '\(text)' is not an IP address") }
+                addresses.append(address)
+            }
+            mode = .classify(addresses: addresses, episodes: episodes)
+        } else if command == "read" {
             guard !files.isEmpty else { throw UsageError("read needs at least one capture file (or - for stdin)") }
             mode = .read(files: files)
         } else {
@@ -179,6 +194,8 @@ public struct SensorOptions: Sendable {
     public static let usage = """
         usage: scantap read [options] FILE...        analyse pcap/pcapng files (- reads stdin)
                scantap live -i IFACE [-i IFACE...] [options] [live options]
+               scantap classify [classification options] ADDRESS...
+               scantap classify [classification options] --episodes FILE|-   label another sensor's scan lines
                scantap --help | --version
 
         options:

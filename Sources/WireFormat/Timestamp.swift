@@ -71,6 +71,49 @@ extension Timestamp {
         digits(fraction, 6); bytes.append(UInt8(ascii: "Z"))
     }
 
+    /// Parses the form `rfc3339` writes (`2026-12-04T15:33:15.023119Z`, any number of
+    /// fractional digits, or none); nil for anything else.
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z"), bytes[4] == UInt8(ascii: "-"),
+            bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"),
+            bytes[16] == UInt8(ascii: ":")
+        else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for b in bytes[range] {
+                guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int64(b - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var fraction: Int64 = 0
+        if bytes[19] == UInt8(ascii: ".") {
+            let digits = bytes[20..<(bytes.count - 1)]
+            guard !digits.isEmpty, digits.count <= 9, let f = number(20..<(bytes.count - 1)) else { return nil }
+            fraction = f
+            for _ in digits.count..<9 { fraction *= 10 }
+        } else if bytes.count != 20 {
+            return nil
+        }
+        let days = Self.days(fromCivil: year, month, day)
+        self.init(nanoseconds: ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000) + fraction)
+    }
+
+    /// Days from 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// Proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's
     /// `civil_from_days`, chosen because it needs no calendar tables and no Foundation).
     static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {

@@ -28,6 +28,14 @@ case .help:
 case .version:
     print("scantap \(version)")
     exit(0)
+case .classify:
+    let stdout = FileOutput.standardOutput()
+    do {
+        try ClassifyCommand.run(options, sink: JSONLinesSink(output: stdout))
+    } catch {
+        stdout.flush()
+        fail(error.description, status: error.exitStatus)
+    }
 case .read, .live:
     let stdout = FileOutput.standardOutput()
     let sink: any EventSink = switch options.format {

@@ -46,14 +46,18 @@ private func episode(classification: Classification = .unknown, tool: String? = 
         #expect(line.contains(#""evidence":["ptr scan-1.example.org\tconfirmed","range 192.0.2.0/24\n"]"#))
     }
 
-    @Test func statsIsTheLastLine() {
+    @Test func theSummaryThenStatsAreTheLastLines() {
         let sink = JSONLinesSink(output: MemoryOutput())
+        sink.episode(episode(classification: Classification(verdict: .research, organization: "Shodan")))
+        sink.episode(episode(classification: Classification(verdict: .research, organization: "Censys")))
+        sink.episode(episode(classification: Classification(verdict: .malicious)))
         var s = RunStatistics()
-        s.packets = 10; s.decoded = 8; s.malformed = 1; s.kernelDrops = 2; s.sourcesTracked = 3; s.evictions = 4; s.episodes = 1
+        s.packets = 10; s.decoded = 8; s.malformed = 1; s.kernelDrops = 2; s.sourcesTracked = 3; s.evictions = 4; s.episodes = 3
         sink.finish(s)
-        #expect((sink.output as! MemoryOutput).text == """
-            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":1}
-
+        let lines = (sink.output as! MemoryOutput).text.split(separator: "\n")
+        #expect(lines.suffix(2).joined(separator: "\n") == """
+            {"event":"summary","research":{"episodes":2,"probes":2004},"malicious":{"episodes":1,"probes":1002},"unknown":{"episodes":0,"probes":0},"organizations":{"Censys":{"episodes":1,"probes":1002},"Shodan":{"episodes":1,"probes":1002}}}
+            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":3}
             """)
     }
 

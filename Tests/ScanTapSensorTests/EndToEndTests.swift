@@ -129,6 +129,35 @@ private func temporary(_ name: String) -> String {
         #expect(unknownOrg.status == 2 && unknownOrg.stderr.contains("No Such Org"))
     }
 
+    @Test func classifyAnswersForAddressesWithTheirEvidence() throws {
+        let result = try Scantap.run(["classify", "71.6.135.131", "71.6.135.132", "2001:db8::1"])
+        #expect(result.status == 0)
+        let lines = result.events
+        #expect(lines.map { $0["ip"] as? String } == ["71.6.135.131", "71.6.135.132", "2001:db8::1"])
+        #expect(lines[0]["verdict"] as? String == "research" && lines[0]["org"] as? String == "Shodan")
+        // The next address is outside the listed /32: not attributed.
+        #expect(lines[1]["verdict"] as? String == "unknown" && lines[1]["org"] is NSNull)
+        #expect(try Scantap.run(["classify", "not-an-address"]).status == 2)
+    }
+
+    @Test func classifyEnrichesAnotherSensorsScanLines() throws {
+        let input = """
+            {"event":"alert","src":"198.18.0.9","technique":"syn","detected_after":4,"time":"2026-12-04T15:33:15.023119Z"}
+            {"event":"scan","src":"198.18.0.9","first_seen":"2026-12-04T15:33:15.023119Z","last_seen":"2026-12-04T15:34:15.023119Z","technique":"syn","shape":"horizontal","probes":900,"ports":[23],"distinct_ports":1,"tool":"mirai","verdict":"unknown","org":null,"evidence":[]}
+            {"event":"summary","research":{"episodes":0,"probes":0}}
+            {"event":"stats","packets":1}
+            """
+        let result = try Scantap.run(["classify", "--episodes", "-"], stdin: Data(input.utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.events.map { $0["event"] as? String } == ["alert", "scan", "stats"])
+        let scan = try #require(result.events("scan").first)
+        #expect(scan["verdict"] as? String == "malicious" && scan["probes"] as? Int == 900)
+        #expect((scan["evidence"] as? [String])?.contains { $0.contains("Mirai") } == true)
+        let broken = try Scantap.run(["classify", "--episodes", "-"], stdin: Data("{\"event\":\"stats\"}\nnot json\n".utf8))
+        #expect(broken.status == 1 && broken.stderr.contains("-:2: not a JSON object"))
+        #expect(broken.events.count == 1)
+    }
+
     @Test func helpAndVersionExitZero() throws {
         #expect(try Scantap.run(["--help"]).stdout.contains("usage: scantap read"))
         #expect(try Scantap.run(["--version"]).status == 0)

@@ -168,4 +168,14 @@ private let syn = FrameBuilder.Payload.tcp(
         #expect(Timestamp(seconds: 951_782_400).rfc3339 == "2000-02-29T00:00:00.000000Z")
         #expect(Timestamp(seconds: -1).rfc3339 == "1969-12-31T23:59:59.000000Z")
     }
+
+    @Test func rfc3339TextParsesBackToTheSameInstant() {
+        for ns: Int64 in [0, 1_796_398_395_023_119_000, 951_782_400_000_000_000, 1_234_567_890_123_456_000] {
+            #expect(Timestamp(rfc3339: Timestamp(nanoseconds: ns).rfc3339) == Timestamp(nanoseconds: ns))
+        }
+        #expect(Timestamp(rfc3339: "2026-12-04T15:33:15Z") == Timestamp(seconds: 1_796_398_395))
+        for bad in ["", "2026-12-04 15:33:15Z", "2026-13-04T15:33:15Z", "2026-12-04T15:33:15.Z", "2026-12-04T15:33:15+01:00"] {
+            #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
+        }
+    }
 }
