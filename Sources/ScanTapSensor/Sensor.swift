@@ -127,6 +127,15 @@ public final class Sensor: @unchecked Sendable {
         stopper.install()
         defer { stopper.uninstall() }
         for capture in captures { stopper.watch(capture.handle) }
+        // SIGHUP reloads the classifier's files without stopping the capture.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { [weak self] in self?.reloadClassifier() }
+        hangup.resume()
+        defer {
+            hangup.cancel()
+            signal(SIGHUP, SIG_DFL)
+        }
 
         let workers = captures.map { LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector) }
         let group = DispatchGroup()
@@ -149,7 +158,11 @@ public final class Sensor: @unchecked Sendable {
         startThread {
             while !self.stopper.waitForStop(milliseconds: 1000) {
                 let packetTime = workers.map(\.clock).max() ?? .zero
-                self.report(self.detector.sweep(now: max(packetTime, wallClock())))
+                let closed = self.detector.sweep(now: max(packetTime, wallClock()))
+                if !closed.isEmpty {
+                    self.report(closed)
+                    self.flushAlerts()  // live, a closed episode is news too
+                }
             }
             sweeperDone.signal()
         }
@@ -170,13 +183,29 @@ public final class Sensor: @unchecked Sendable {
         if let failure = failures.withLock({ $0.first }) { throw failure }
     }
 
+    /// Rebuilds the classifier from its files and swaps it in for the episodes reported from
+    /// now on. A file that fails to load leaves the previous classifier in place: a live sensor
+    /// keeps running, and says so on standard error.
+    private func reloadClassifier() {
+        let log = FileOutput(descriptor: 2)
+        do throws(SensorError) {
+            let fresh = try ClassifierSetup.build(options.classification)
+            sinkLock.withLock { _ in classifier = fresh }
+            log.write("scantap: SIGHUP: classification data reloaded\n")
+        } catch {
+            log.write("scantap: SIGHUP: reload failed, keeping the previous data: \(error)\n")
+        }
+        log.flush()
+    }
+
     // MARK: Reporting
 
     private func report(_ alert: Alert) {
         sinkLock.withLock { _ in sink.alert(alert) }
     }
 
-    /// Pushes alerts out: called after each batch of packets that raised one.
+    /// Pushes alerts out: called after each batch of packets that raised one, and live after
+    /// each sweep that closed episodes.
     private func flushAlerts() {
         sinkLock.withLock { _ in sink.flush() }
     }
