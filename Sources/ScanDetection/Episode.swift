@@ -14,6 +14,8 @@ public enum ScanTechnique: String, Sendable {
     case xmas
     /// UDP datagrams, answered by ICMP port unreachable or not at all (nmap -sU, masscan -pU).
     case udp
+    /// Echo requests to many hosts: a ping sweep (nmap -sn -PE, fping).
+    case icmp
     /// No kind reaches 80 % of the source's probes.
     case mixed
 }

@@ -110,18 +110,32 @@ public final class ScanDetector: Sendable {
             // Multicast and broadcast datagrams (mDNS, SSDP, DHCP) are announcements, not probes.
             return Self.isGroupAddress(packet.destination) ? nil : packet.source
         case .icmp, .icmpv6:
+            if Self.isEchoRequest(packet) { return Self.isGroupAddress(packet.destination) ? nil : packet.source }
+            if Self.isEchoReply(packet) { return packet.destination }
             return Self.isUnreachable(packet) ? packet.quoted?.source : nil
         case .fragment, .other:
             return nil
         }
     }
 
-    /// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP or UDP packet: the
-    /// target refusing a probe, or a router saying it cannot be reached.
+    /// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP, UDP or ICMP packet:
+    /// the target refusing a probe, or a router saying it cannot be reached.
     @inline(__always)
     static func isUnreachable(_ p: DecodedPacket) -> Bool {
-        guard let quoted = p.quoted, quoted.ipProtocol == 6 || quoted.ipProtocol == 17 else { return false }
+        guard let quoted = p.quoted, [6, 17, 1, 58].contains(quoted.ipProtocol) else { return false }
         return p.transport == .icmp ? p.icmpType == 3 : p.icmpType == 1
+    }
+
+    /// Echo request (ICMP 8, ICMPv6 128): a ping, one host at a time.
+    @inline(__always)
+    static func isEchoRequest(_ p: DecodedPacket) -> Bool {
+        p.transport == .icmp ? p.icmpType == 8 : p.icmpType == 128
+    }
+
+    /// Echo reply (ICMP 0, ICMPv6 129).
+    @inline(__always)
+    static func isEchoReply(_ p: DecodedPacket) -> Bool {
+        p.transport == .icmp ? p.icmpType == 0 : p.icmpType == 129
     }
 
     /// IPv4 multicast (224/4) or broadcast, IPv6 multicast (ff00::/8).
@@ -141,9 +155,14 @@ public final class ScanDetector: Sendable {
                 port: packet.sourcePort, at: packet.timestamp, success: true)
             return reply.matched ? nil : probe(packet, tag: tag)
         case .icmp, .icmpv6:
+            // Pings are first contacts with a host, on no port: (host, 0).
+            if Self.isEchoRequest(packet) { return probe(packet, tag: tag) }
+            if Self.isEchoReply(packet) {
+                return answer(to: tag, from: packet.source, port: 0, at: packet.timestamp, success: true).alert
+            }
             guard let quoted = packet.quoted else { return nil }
-            return answer(to: tag, from: quoted.destination, port: quoted.destinationPort, at: packet.timestamp,
-                success: false).alert
+            let port = quoted.ipProtocol == 6 || quoted.ipProtocol == 17 ? quoted.destinationPort : 0
+            return answer(to: tag, from: quoted.destination, port: port, at: packet.timestamp, success: false).alert
         default:
             break
         }
@@ -183,8 +202,11 @@ public final class ScanDetector: Sendable {
         // evidence is not touched after them.
         let probesOfThisKind: UInt64
         let isUDP = packet.transport == .udp
+        let isPing = packet.transport == .icmp || packet.transport == .icmpv6
         if isUDP {
             probesOfThisKind = table.add(slot, Field.udpProbes)
+        } else if isPing {
+            probesOfThisKind = table.add(slot, Field.icmpProbes)
         } else if packet.tcpFlags.contains(.syn) {
             let options = packet.tcpOptions
             let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
@@ -194,13 +216,13 @@ public final class ScanDetector: Sendable {
         } else {
             probesOfThisKind = table.countStealthProbe(slot, StealthKind(packet.tcpFlags))
         }
-        // The fingerprints are TCP header relations: UDP probes are only counted.
-        if !isUDP && probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
+        // The fingerprints are TCP header relations: UDP probes and pings are only counted.
+        if !isUDP && !isPing && probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
 
         // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
         // can land on a set bit, and the port and host maps must not inherit that loss.
-        let port = packet.destinationPort
-        if table.insertBit(slot, Field.portBitmap, table.portIndex(port)) { table.samplePort(slot, port) }
+        let port = isPing ? 0 : packet.destinationPort
+        if !isPing && table.insertBit(slot, Field.portBitmap, table.portIndex(port)) { table.samplePort(slot, port) }
         _ = table.insertBit(slot, Field.hostBitmap, table.hostIndex(packet.destination))
         guard table.insertBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: port))
         else { return nil }  // A retransmission or repeat: not a new first contact.
@@ -211,9 +233,10 @@ public final class ScanDetector: Sendable {
         // Unanswered UDP proves less than unanswered TCP: a one-way capture of a busy DNS server
         // shows its replies as datagrams to thousands of clients. UDP counts toward the vertical
         // rule only.
+        // Pings have no ports: they count toward the horizontal rule only.
         let enough =
             (!isUDP && unanswered >= configuration.unansweredContactsToDeclare)
-            || (unanswered >= configuration.unansweredPortsToDeclare
+            || (!isPing && unanswered >= configuration.unansweredPortsToDeclare
                 && table.ones(slot, Field.hostBitmap) <= 2
                 && table.ones(slot, Field.portBitmap) >= configuration.unansweredPortsToDeclare)
         guard enough,
@@ -264,14 +287,15 @@ public final class ScanDetector: Sendable {
                 handshakes: Int(table.load(slot, Field.handshakes)),
                 halfOpenResets: Int(table.load(slot, Field.halfOpenResets)),
                 stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
-                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas, udp: Int(table.load(slot, Field.udpProbes)))),
+                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas, udp: Int(table.load(slot, Field.udpProbes)),
+                icmp: Int(table.load(slot, Field.icmpProbes)))),
             detectedAfter: contacts, time: time, path: path)
     }
 
     /// A source's probes by kind, and the votes that split SYNs into syn and connect.
     struct ProbeCounts {
         var handshakes = 0, halfOpenResets = 0, stackSYNs = 0, rawSYNs = 0
-        var fin = 0, null = 0, xmas = 0, udp = 0
+        var fin = 0, null = 0, xmas = 0, udp = 0, icmp = 0
     }
 
     /// Share of a source's probes one kind must reach to name the technique; below it, `mixed`.
@@ -287,14 +311,14 @@ public final class ScanDetector: Sendable {
     /// scale; raw-packet scanners send no options or MSS only.
     static func technique(_ c: ProbeCounts) -> ScanTechnique {
         let syns = c.stackSYNs + c.rawSYNs
-        let total = Double(syns + c.fin + c.null + c.xmas + c.udp)
+        let total = Double(syns + c.fin + c.null + c.xmas + c.udp + c.icmp)
         let synTechnique: ScanTechnique =
             c.handshakes != c.halfOpenResets
             ? (c.handshakes > c.halfOpenResets ? .connect : .syn)
             : (c.stackSYNs > c.rawSYNs ? .connect : .syn)
         guard total > 0 else { return synTechnique }
         let kinds: [(ScanTechnique, Int)] = [
-            (synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas), (.udp, c.udp),
+            (synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas), (.udp, c.udp), (.icmp, c.icmp),
         ]
         let (kind, count) = kinds.max { $0.1 < $1.1 }!
         return Double(count) >= dominantShare * total ? kind : .mixed
@@ -347,7 +371,8 @@ public final class ScanDetector: Sendable {
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
             technique: Self.technique(ProbeCounts(
                 handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
-                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, udp: s.udpProbes)),
+                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, udp: s.udpProbes,
+                icmp: s.icmpProbes)),
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,

@@ -74,11 +74,12 @@ public final class SourceTable: @unchecked Sendable {
         static let udpProbes = 31
         // Line 4: the port sample, 16 ports of 16 bits in 4 words, then the tool fingerprint
         // evidence (`ToolFingerprint`): rule counts in 8-bit lanes, and the first examined
-        // probe's sequence number and unicornscan key. Two words are free for the remaining
-        // techniques' counters.
+        // probe's sequence number and unicornscan key; then the ping count. One word is free.
         static let portSample = 32
         static let toolVotes = 36
         static let toolFirst = 37
+        /// Echo requests (pings).
+        static let icmpProbes = 38
     }
 
     /// 64-bit words per slot.
@@ -568,8 +569,8 @@ public final class SourceTable: @unchecked Sendable {
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
-            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes))
-                + stealth.fin + stealth.null + stealth.xmas,
+            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes)
+                &+ load(slot, Field.icmpProbes)) + stealth.fin + stealth.null + stealth.xmas,
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
             failures: Int(load(slot, Field.outcomes) >> 32),
@@ -579,6 +580,7 @@ public final class SourceTable: @unchecked Sendable {
             rawSYNs: Int(load(slot, Field.rawSYNs)),
             finProbes: stealth.fin, nullProbes: stealth.null, xmasProbes: stealth.xmas,
             udpProbes: Int(load(slot, Field.udpProbes)),
+            icmpProbes: Int(load(slot, Field.icmpProbes)),
             detectedAfter: Int(load(slot, Field.detectedAfter)),
             distinctPorts: estimate(slot, Field.portBitmap),
             distinctTargets: estimate(slot, Field.hostBitmap),
@@ -636,6 +638,8 @@ public struct SourceSnapshot: Sendable {
     public let xmasProbes: Int
     /// UDP datagrams that answered nothing of the receiver's.
     public let udpProbes: Int
+    /// Echo requests.
+    public let icmpProbes: Int
     public let detectedAfter: Int
     public let distinctPorts: Int
     public let distinctTargets: Int

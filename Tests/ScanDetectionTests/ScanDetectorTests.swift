@@ -209,6 +209,27 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(d.closeAll().isEmpty)
     }
 
+    @Test func aPingSweepOfDarkAddressesIsDeclaredICMP() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for n in 0..<80 {
+            if let a = d.process(Traffic.ping(scanner, Traffic.host(2000 + n), at: Double(n) * 0.01)) { alerts.append(a) }
+        }
+        #expect(alerts.count == 1 && alerts.first?.technique == .icmp)
+        let episode = try #require(d.closeAll().first)
+        #expect(episode.technique == .icmp && episode.shape == .horizontal && episode.ports.isEmpty && episode.probes == 80)
+    }
+
+    @Test func pingsThatAreAnsweredAreNotASweep() {
+        let d = detector()
+        for n in 0..<120 {
+            let host = Traffic.host(2000 + n % 60)  // a monitoring system's rounds
+            _ = d.process(Traffic.ping(scanner, host, at: Double(n)))
+            _ = d.process(Traffic.ping(host, scanner, reply: true, at: Double(n) + 0.001))
+        }
+        #expect(d.closeAll().isEmpty)
+    }
+
     @Test func multicastAndBroadcastDatagramsAreNotProbes() {
         let d = detector()
         for port in UInt16(1)...100 {

@@ -47,6 +47,14 @@ enum Traffic {
         return p
     }
 
+    static func ping(_ source: IPAddress, _ destination: IPAddress, reply: Bool = false, at seconds: Double = 0) -> DecodedPacket {
+        var p = tcp(source, 0, destination, 0, [], at: seconds)
+        p.transport = source.isIPv4 ? .icmp : .icmpv6
+        p.ipProtocol = source.isIPv4 ? 1 : 58
+        p.icmpType = source.isIPv4 ? (reply ? 0 : 8) : (reply ? 129 : 128)
+        return p
+    }
+
     static func time(_ seconds: Double) -> Timestamp {
         Timestamp(nanoseconds: Int64(seconds * 1e9) + 1_700_000_000_000_000_000)
     }
