@@ -213,6 +213,7 @@ public final class ScanDetector: Sendable {
                 || options.has(TCPOptionSummary.windowScale)
             let counted = table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
             probesOfThisKind = counted &+ table.load(slot, fromStack ? Field.rawSYNs : Field.stackSYNs)
+            if fromStack { table.markNetwork(slot, of: packet.destination) }
         } else {
             probesOfThisKind = table.countStealthProbe(slot, StealthKind(packet.tcpFlags))
         }
@@ -239,7 +240,7 @@ public final class ScanDetector: Sendable {
             || (!isPing && unanswered >= configuration.unansweredPortsToDeclare
                 && table.ones(slot, Field.hostBitmap) <= 2
                 && table.ones(slot, Field.portBitmap) >= configuration.unansweredPortsToDeclare)
-        guard enough,
+        guard enough, !reachesPeersAcrossTheInternet(slot),
             table.declare(slot, path: SourceTable.State.byUnansweredCount, detectedAfter: contacts, at: now)
         else { return nil }
         return alert(slot, contacts: contacts, at: packet.timestamp, path: .unansweredContacts)
@@ -264,10 +265,20 @@ public final class ScanDetector: Sendable {
         let score = table.step(slot, by: 1, floor: Int64(configuration.successCreditLimit))
         guard score >= configuration.failureStepsToDeclare else { return (true, nil) }
         let contacts = Int(table.load(slot, Field.contacts))
-        guard table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
+        guard !reachesPeersAcrossTheInternet(slot),
+            table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
             at: time.nanoseconds)
         else { return (true, nil) }
         return (true, alert(slot, contacts: contacts, at: time, path: .sequentialTest))
+    }
+
+    /// A client of the operating system's stack whose connections spread over unrelated
+    /// networks (`DetectorConfiguration.spreadNetworks`): many of them, or a new one for most
+    /// first contacts so far — a scan of a network returns to it, a P2P client hardly ever does.
+    private func reachesPeersAcrossTheInternet(_ slot: Int) -> Bool {
+        guard table.load(slot, Field.stackSYNs) > table.load(slot, Field.rawSYNs) else { return false }
+        let networks = table.networks(slot)
+        return networks >= configuration.spreadNetworks || networks * 2 > Int(table.load(slot, Field.contacts))
     }
 
     /// Counts a packet the source sends on a pair it probed: the technique's evidence.

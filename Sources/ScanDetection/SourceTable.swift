@@ -74,12 +74,15 @@ public final class SourceTable: @unchecked Sendable {
         static let udpProbes = 31
         // Line 4: the port sample, 16 ports of 16 bits in 4 words, then the tool fingerprint
         // evidence (`ToolFingerprint`): rule counts in 8-bit lanes, and the first examined
-        // probe's sequence number and unicornscan key; then the ping count. One word is free.
+        // probe's sequence number and unicornscan key; then the ping count and the networks map.
         static let portSample = 32
         static let toolVotes = 36
         static let toolFirst = 37
         /// Echo requests (pings).
         static let icmpProbes = 38
+        /// A 64-bit map of the networks (IPv4 /16, IPv6 /32) that stack SYNs went to: how widely
+        /// a connecting client's targets are spread (`DetectorConfiguration.spreadNetworks`).
+        static let networkBitmap = 39
     }
 
     /// 64-bit words per slot.
@@ -440,6 +443,20 @@ public final class SourceTable: @unchecked Sendable {
 
     @inline(__always)
     func hostIndex(_ host: IPAddress) -> Int { Self.bitIndex(Self.fold(host), key: hostKey) }
+
+    /// Marks the network `host` belongs to (IPv4 /16, IPv6 /32) in the source's network map.
+    func markNetwork(_ slot: Int, of host: IPAddress) {
+        let network = host.isIPv4 ? UInt64(host.ipv4Value >> 16) : host.high >> 32
+        let bit = Self.bitIndex(network, key: hostKey ^ 0x6E65_7477_6F72_6B73) & 63
+        let w = word(slot, Field.networkBitmap)
+        if w.pointee.load(ordering: .relaxed) & (1 << UInt64(bit)) == 0 { _ = orReturningOld(w, 1 << UInt64(bit)) }
+    }
+
+    /// Distinct networks in the network map, by linear counting over its 64 bits.
+    func networks(_ slot: Int) -> Int {
+        let zeros = 64 - load(slot, Field.networkBitmap).nonzeroBitCount
+        return Int((64 * Self.naturalLog(64 / Double(max(zeros, 1)))).rounded())
+    }
 
     /// Appends a port to the exact sample if there is room.
     func samplePort(_ slot: Int, _ port: UInt16) {

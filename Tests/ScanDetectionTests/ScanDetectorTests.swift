@@ -253,6 +253,31 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(d.table.insertions == 0)
     }
 
+    /// Gnutella's bootstrap: connections to peers all over the Internet on one port, most refused.
+    private func peerRun(stack: Bool, sameNetwork: Bool) -> [Alert] {
+        let d = detector()
+        var alerts: [Alert] = []
+        for n in 0..<60 {
+            let peer = IPAddress(ipv4: sameNetwork ? 0x0A01_0000 | UInt32(n) : UInt32(n + 11) << 24 | UInt32(n * 7919 & 0xFFFF))
+            if let a = d.process(Traffic.tcp(scanner, UInt16(3600 + n), peer, 6346, .syn, at: Double(n) * 0.05, stackOptions: stack)) {
+                alerts.append(a)
+            }
+            if n % 10 != 0, let a = d.process(Traffic.tcp(peer, 6346, scanner, UInt16(3600 + n), [.rst, .ack], at: Double(n) * 0.05 + 0.03)) {
+                alerts.append(a)
+            }
+        }
+        return alerts
+    }
+
+    @Test func aClientReachingPeersAcrossTheInternetIsNotAScan() {
+        #expect(peerRun(stack: true, sameNetwork: false).isEmpty)
+    }
+
+    @Test func theSameAttemptsAtOneNetworkOrFromARawScannerAreAScan() {
+        #expect(peerRun(stack: true, sameNetwork: true).count == 1)
+        #expect(peerRun(stack: false, sameNetwork: false).count == 1)
+    }
+
     @Test func ignoredSourcesAreNeverTracked() {
         let d = detector { $0.ignoredSources = [IPPrefix("198.18.0.0/24")!] }
         for port in UInt16(1)...60 { _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn)) }

@@ -25,6 +25,9 @@ struct PublicCaptureTests {
     static let scanFree = [
         "backscatter-bss.pcap", "synflood-spoofed-stopddos.pcap", "http-browsing-sgr.pcapng", "doh-sgr.pcap",
         "dns-dga-sgr.pcapng", "nfpuzzle3-appletv.pcap", "nmap-p80-A-esnet.pcap",
+        // Hard negatives of the detection issue: peers contacted across the Internet, a
+        // reconnect storm to one port.
+        "gnutella-ppa.pcap", "skype-irc-wireshark.pcap", "nfpuzzle6-aurora.pcap",
     ]
 
     @Test(arguments: scans)
