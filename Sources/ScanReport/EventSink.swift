@@ -16,6 +16,9 @@ public struct RunStatistics: Sendable, Equatable {
     public var evictions = 0
     /// Scan episodes reported.
     public var episodes = 0
+    /// Probes whose new source found every slot of its bucket held by a declared scanner, and
+    /// was not tracked: non-zero means `--max-sources` is too small for the scanning seen.
+    public var untracked = 0
 
     public init() {}
 }

@@ -90,6 +90,7 @@ public final class JSONLinesSink: EventSink {
         line.key("sources_tracked", s.sourcesTracked)
         line.key("evictions", s.evictions)
         line.key("episodes", s.episodes)
+        line.key("untracked", s.untracked)
         emit()
         output.flush()
     }

@@ -226,6 +226,7 @@ public final class Sensor: @unchecked Sendable {
         var statistics = partial
         statistics.sourcesTracked = detector.table.insertions
         statistics.evictions = detector.table.evictions
+        statistics.untracked = detector.table.untracked
         sinkLock.withLock { _ in
             statistics.episodes = episodesReported
             sink.finish(statistics)

@@ -57,7 +57,7 @@ private func episode(classification: Classification = .unknown, tool: String? = 
         let lines = (sink.output as! MemoryOutput).text.split(separator: "\n")
         #expect(lines.suffix(2).joined(separator: "\n") == """
             {"event":"summary","research":{"episodes":2,"probes":2004},"malicious":{"episodes":1,"probes":1002},"unknown":{"episodes":0,"probes":0},"organizations":{"Censys":{"episodes":1,"probes":1002},"Shodan":{"episodes":1,"probes":1002}}}
-            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":3}
+            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":3,"untracked":0}
             """)
     }
 
