@@ -278,6 +278,33 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(peerRun(stack: false, sameNetwork: false).count == 1)
     }
 
+    @Test func aScanAtOneProbePerMinuteIsDeclaredAcrossTheGaps() throws {
+        // nmap -T1 waits 15 s, -T0 five minutes; scanlogd forgets a source after 3 s.
+        let d = detector()
+        var alert: Alert?
+        for n in 0..<20 where alert == nil {
+            let t = Double(n) * 60
+            _ = d.process(Traffic.tcp(scanner, 40000, victim, UInt16(100 + n), .syn, at: t))
+            if n % 5 != 0 {
+                alert = d.process(Traffic.tcp(victim, UInt16(100 + n), scanner, 40000, [.rst, .ack], at: t + 0.001))
+            }
+            // The sweeper runs between probes, as it does every second of packet time.
+            #expect(d.sweep(now: Traffic.time(t + 59)).isEmpty)
+        }
+        let declared = try #require(alert)
+        #expect(declared.time.nanoseconds - Traffic.time(0).nanoseconds <= 6 * 60 * 1_000_000_000)
+    }
+
+    @Test func aSilentVerticalScanAtOneProbePerMinuteIsDeclared() {
+        let d = detector()
+        var alerts = 0
+        for n in 0..<12 {
+            if d.process(Traffic.tcp(scanner, 40000, victim, UInt16(1 + n), .syn, at: Double(n) * 60)) != nil { alerts += 1 }
+            _ = d.sweep(now: Traffic.time(Double(n) * 60 + 59))
+        }
+        #expect(alerts == 1)
+    }
+
     @Test func ignoredSourcesAreNeverTracked() {
         let d = detector { $0.ignoredSources = [IPPrefix("198.18.0.0/24")!] }
         for port in UInt16(1)...60 { _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn)) }
