@@ -56,7 +56,7 @@ lab_log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 lab_deps() {
   local need=() pair cmd pkg
   for pair in ip:iproute2 ss:iproute2 tcpdump:tcpdump nmap:nmap curl:curl \
-              python3:python3 nc:netcat-openbsd sysctl:procps; do
+              python3:python3 nc:netcat-openbsd sysctl:procps masscan:masscan; do
     cmd="${pair%%:*}"; pkg="${pair#*:}"
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
   done
