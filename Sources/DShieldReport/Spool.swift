@@ -97,16 +97,20 @@ public final class Spool {
         if openDescriptor >= 0 { close(openDescriptor) }
     }
 
-    /// Appends records durably: when this returns they survive a crash. Seals the batch when it
-    /// reaches `batchRecordLimit`, then keeps the spool within `maximumBytes`.
+    /// Appends records durably: when this returns they survive a crash. A batch is sealed each
+    /// time it reaches `batchRecordLimit`; then the spool is kept within `maximumBytes`.
     public func append(_ records: [DShieldRecord]) throws(SpoolError) {
-        guard !records.isEmpty else { return }
-        var bytes: [UInt8] = []
-        for record in records { Self.encode(record, into: &bytes) }
-        try writeAll(bytes, to: openDescriptor, path: openPath)
-        guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
-        openRecords += records.count
-        if openRecords >= configuration.batchRecordLimit { try seal() }
+        var rest = records[...]
+        while !rest.isEmpty {
+            let part = rest.prefix(configuration.batchRecordLimit - openRecords)
+            rest = rest.dropFirst(part.count)
+            var bytes: [UInt8] = []
+            for record in part { Self.encode(record, into: &bytes) }
+            try writeAll(bytes, to: openDescriptor, path: openPath)
+            guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
+            openRecords += part.count
+            if openRecords >= configuration.batchRecordLimit { try seal() }
+        }
         try enforceBound()
     }
 
