@@ -32,6 +32,17 @@ let package = Package(
         .target(name: "ScannerClassification", dependencies: ["ScanDetection", "WireFormat"]),
         // Output: JSON lines and the human table.
         .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
+        // OpenSSL's libcrypto, found through pkg-config. Only DShieldCrypto imports it.
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The one Swift module over libcrypto: HMAC-SHA256, SHA-256, base64, random bytes.
+        .target(name: "DShieldCrypto", dependencies: ["CLibCrypto"]),
+        // DShield records from decoded packets, their two formats, the on-disk spool and the
+        // submitter; no capture dependency.
+        .target(name: "DShieldReport", dependencies: ["WireFormat", "DShieldCrypto"]),
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
         .target(
             name: "ScanTapSensor",
@@ -56,6 +67,7 @@ let package = Package(
         .testTarget(
             name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
+        .testTarget(name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat"]),
         .testTarget(
             name: "ScanTapSensorTests",
             dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport"]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ScanTap needs, skipping any already present.
-#   build:  libpcap-dev (the capture library), pkg-config (finds it for SwiftPM)
+#   build:  libpcap-dev (the capture library), libssl-dev (HMAC for DShield submissions),
+#           pkg-config (finds them for SwiftPM)
 #   tests:  nmap, tcpdump, iproute2, iptables, curl, python3 (the namespace lab and its scans)
 set -euo pipefail
-wanted=(libpcap-dev pkg-config)
+wanted=(libpcap-dev libssl-dev pkg-config)
 [ "${1:-}" = "--tests" ] && wanted+=(nmap tcpdump iproute2 iptables curl python3 procps)
 missing=()
 for package in "${wanted[@]}"; do

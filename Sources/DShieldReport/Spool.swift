@@ -1,0 +1,294 @@
+internal import Glibc
+internal import WireFormat
+
+/// A file-system failure in the spool, with the C library's message.
+public struct SpoolError: Error, CustomStringConvertible, Sendable {
+    /// The failing call (`open`, `write`, `fsync`, `rename`, …).
+    public let function: String
+    public let path: String
+    /// `strerror` text of the call's errno.
+    public let message: String
+
+    init(_ function: String, path: String, errno code: Int32 = errno) {
+        self.function = function
+        self.path = path
+        message = String(cString: strerror(code))
+    }
+
+    public var description: String { "\(path): \(function): \(message)" }
+}
+
+/// Tunables of the spool, each with its reason.
+public struct SpoolConfiguration: Sendable {
+    /// Records per batch file, and so per POST. 10,000 records is about 1.3 MB of JSON, far below
+    /// the 100,000-line run the official sensor posts at once, and it bounds what a crash between
+    /// a POST and its bookkeeping can duplicate.
+    public var batchRecordLimit: Int
+    /// Bytes the spool may hold. At about 60 bytes a record, 64 MiB is over a million records —
+    /// days of a busy sensor with DShield unreachable — and still small for any disk. Past it the
+    /// oldest batches are dropped: they would soon pass the 24-hour age limit anyway.
+    public var maximumBytes: Int
+
+    public init(batchRecordLimit: Int = 10_000, maximumBytes: Int = 64 << 20) {
+        self.batchRecordLimit = batchRecordLimit
+        self.maximumBytes = maximumBytes
+    }
+}
+
+/// A sealed batch of records waiting for submission.
+public struct SpoolBatch: Sendable {
+    /// Increasing with age; batches are sent oldest first.
+    public let sequence: Int
+    public let records: [DShieldRecord]
+    /// An earlier POST of this batch may have reached DShield (a crash or a lost response
+    /// interrupted it), so sending it again may duplicate up to `records.count` records.
+    public let wasInFlight: Bool
+}
+
+/// The on-disk queue between the flow table and the network: nothing is posted that was not
+/// first made durable here, and nothing leaves it until DShield accepted it.
+///
+/// Layout of the directory (created mode 0700):
+/// - `open.spool` — records being collected, appended and `fsync`ed before `append` returns;
+/// - `batch-<sequence>.spool` — a sealed batch, made by renaming `open.spool` (atomic);
+/// - `batch-<sequence>.sending` — a batch claimed for a POST: deleted once DShield answered 200,
+///   renamed back to `.spool` when it answered with an error (so it was not stored), left as it
+///   is when no answer came (it may have been stored).
+///
+/// Every rename and deletion is followed by an `fsync` of the directory, so it survives a power
+/// cut. After a crash at any moment, a record whose `append` returned is in exactly one file; a
+/// torn last line in `open.spool` (a write the crash interrupted, never acknowledged) is cut off
+/// on reopening. A `.sending` batch found on reopening is sent again: duplicates are at most one
+/// batch, and are counted and logged. Each record is one line:
+/// `time TAB sip TAB sport TAB dip TAB dport TAB proto TAB flags` (flags as their byte's value).
+/// One process owns a spool directory; it is not thread-safe.
+public final class Spool {
+    public let directory: String
+    public let configuration: SpoolConfiguration
+    private let log: (String) -> Void
+
+    /// Records dropped to keep the spool within `maximumBytes`.
+    public private(set) var droppedRecords = 0
+    /// Records sent again after a crash interrupted their batch's POST (possible duplicates).
+    public private(set) var possibleDuplicates = 0
+
+    private var openDescriptor: Int32 = -1
+    private var openRecords = 0
+    private var nextSequence = 1
+
+    private var openPath: String { directory + "/open.spool" }
+
+    /// Opens (or creates) the spool in `directory`, repairing what a crash left.
+    ///
+    /// - Parameter log: where loud warnings go (dropped batches, resent batches).
+    /// - Throws: `SpoolError` when the directory or its files cannot be created, read or synced.
+    public init(directory: String, configuration: SpoolConfiguration = SpoolConfiguration(), log: @escaping (String) -> Void) throws(SpoolError) {
+        self.directory = directory
+        self.configuration = configuration
+        self.log = log
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: directory) }
+        for file in try listing() {
+            if let sequence = Self.sequence(of: file) { nextSequence = max(nextSequence, sequence + 1) }
+        }
+        try reopenCollecting()
+    }
+
+    deinit {
+        if openDescriptor >= 0 { close(openDescriptor) }
+    }
+
+    /// Appends records durably: when this returns they survive a crash. A batch is sealed each
+    /// time it reaches `batchRecordLimit`; then the spool is kept within `maximumBytes`.
+    public func append(_ records: [DShieldRecord]) throws(SpoolError) {
+        var rest = records[...]
+        while !rest.isEmpty {
+            let part = rest.prefix(configuration.batchRecordLimit - openRecords)
+            rest = rest.dropFirst(part.count)
+            var bytes: [UInt8] = []
+            for record in part { Self.encode(record, into: &bytes) }
+            try writeAll(bytes, to: openDescriptor, path: openPath)
+            guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
+            openRecords += part.count
+            if openRecords >= configuration.batchRecordLimit { try seal() }
+        }
+        try enforceBound()
+    }
+
+    /// Turns the records collected so far into a batch ready to send (a scheduled submission
+    /// calls this first). Nothing happens when none were collected.
+    public func seal() throws(SpoolError) {
+        guard openRecords > 0 else { return }
+        let sealed = batchPath(nextSequence, sending: false)
+        close(openDescriptor)
+        openDescriptor = -1
+        guard rename(openPath, sealed) == 0 else { throw SpoolError("rename", path: openPath) }
+        nextSequence += 1
+        try syncDirectory()
+        try reopenCollecting()
+    }
+
+    /// Records waiting in sealed batches and in the open file.
+    public var pendingRecords: Int {
+        get throws(SpoolError) {
+            var total = openRecords
+            for file in try listing() where Self.sequence(of: file) != nil { total += try read(directory + "/" + file).count }
+            return total
+        }
+    }
+
+    /// The oldest batch, claimed for sending (renamed to `.sending` and synced), or nil.
+    public func claimOldestBatch() throws(SpoolError) -> SpoolBatch? {
+        guard let (sequence, file) = try batches().first else { return nil }
+        let wasInFlight = file.hasSuffix(".sending")
+        let records = try read(directory + "/" + file)
+        if wasInFlight {
+            possibleDuplicates += records.count
+            log("DShield spool: an earlier POST of batch \(sequence) may have reached DShield (crash or lost response); sending it again: up to \(records.count) duplicate records, \(possibleDuplicates) so far")
+        } else {
+            guard rename(directory + "/" + file, batchPath(sequence, sending: true)) == 0 else { throw SpoolError("rename", path: file) }
+            try syncDirectory()
+        }
+        return SpoolBatch(sequence: sequence, records: records, wasInFlight: wasInFlight)
+    }
+
+    /// Returns a claimed batch to the queue after DShield refused it with an HTTP error (so it
+    /// holds none of it).
+    public func release(_ batch: SpoolBatch) throws(SpoolError) {
+        let path = batchPath(batch.sequence, sending: true)
+        guard rename(path, batchPath(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+        try syncDirectory()
+    }
+
+    /// Forgets a batch DShield accepted (or that had nothing left worth sending).
+    public func complete(_ batch: SpoolBatch) throws(SpoolError) {
+        let path = batchPath(batch.sequence, sending: true)
+        guard unlink(path) == 0 || errno == ENOENT else { throw SpoolError("unlink", path: path) }
+        try syncDirectory()
+    }
+
+    // MARK: - Files
+
+    /// Sealed and claimed batches, oldest first.
+    private func batches() throws(SpoolError) -> [(Int, String)] {
+        try listing().compactMap { file in Self.sequence(of: file).map { ($0, file) } }.sorted { $0.0 < $1.0 }
+    }
+
+    private func batchPath(_ sequence: Int, sending: Bool) -> String {
+        // Zero-padded so a directory listing sorts by age too.
+        let digits = String(sequence)
+        return directory + "/batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
+    }
+
+    private static func sequence(of file: String) -> Int? {
+        guard file.hasPrefix("batch-") else { return nil }
+        let stem = file.dropFirst(6)
+        guard let dot = stem.firstIndex(of: "."), [".spool", ".sending"].contains(String(stem[dot...])) else { return nil }
+        return Int(stem[..<dot])
+    }
+
+    private func listing() throws(SpoolError) -> [String] {
+        guard let handle = opendir(directory) else { throw SpoolError("opendir", path: directory) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Opens `open.spool` for appending, cutting a torn last line a crash left.
+    private func reopenCollecting() throws(SpoolError) {
+        let fd = open(openPath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("open", path: openPath) }
+        openDescriptor = fd
+        let bytes = try readAll(openPath)
+        let complete = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        if complete < bytes.count {
+            guard ftruncate(fd, off_t(complete)) == 0, fsync(fd) == 0 else { throw SpoolError("ftruncate", path: openPath) }
+            log("DShield spool: cut \(bytes.count - complete) bytes of a record torn by a crash (never acknowledged)")
+        }
+        openRecords = Self.decode(bytes[..<complete]).count
+        try syncDirectory()
+    }
+
+    /// Drops the oldest batches while the spool is over `maximumBytes`, loudly.
+    private func enforceBound() throws(SpoolError) {
+        var total = try listing().reduce(0) { sum, file in sum + fileSize(directory + "/" + file) }
+        guard total > configuration.maximumBytes else { return }
+        if try batches().isEmpty { try seal() }
+        for (sequence, file) in try batches() where total > configuration.maximumBytes {
+            let path = directory + "/" + file
+            let size = fileSize(path), count = try read(path).count
+            guard unlink(path) == 0 else { throw SpoolError("unlink", path: path) }
+            total -= size
+            droppedRecords += count
+            log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(droppedRecords) records dropped so far")
+        }
+        try syncDirectory()
+    }
+
+    private func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    private func read(_ path: String) throws(SpoolError) -> [DShieldRecord] {
+        Self.decode(try readAll(path)[...])
+    }
+
+    private func readAll(_ path: String) throws(SpoolError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpoolError("open", path: path) }
+        defer { close(fd) }
+        var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = Glibc.read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw SpoolError("read", path: path) }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[..<n])
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(SpoolError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SpoolError("write", path: path) }
+            offset += n
+        }
+    }
+
+    /// Makes renames and deletions in the directory durable.
+    private func syncDirectory() throws(SpoolError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpoolError("open", path: directory) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SpoolError("fsync", path: directory) }
+    }
+
+    // MARK: - Record lines
+
+    static func encode(_ r: DShieldRecord, into bytes: inout [UInt8]) {
+        let fields = [String(r.time), r.source.description, String(r.sourcePort), r.destination.description,
+                      String(r.destinationPort), String(r.ipProtocol), String(r.tcpFlags.rawValue)]
+        bytes.append(contentsOf: fields.joined(separator: "\t").utf8)
+        bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// Every well-formed line; a damaged one (which only outside interference can make) is skipped.
+    static func decode(_ bytes: ArraySlice<UInt8>) -> [DShieldRecord] {
+        bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let f = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard f.count == 7, let time = Int64(f[0]), let source = IPAddress(f[1]), let sport = UInt16(f[2]),
+                  let destination = IPAddress(f[3]), let dport = UInt16(f[4]), let proto = UInt8(f[5]), let flags = UInt8(f[6])
+            else { return nil }
+            return DShieldRecord(time: time, source: source, sourcePort: sport, destination: destination, destinationPort: dport,
+                                 ipProtocol: proto, tcpFlags: TCPFlags(rawValue: flags))
+        }
+    }
+}
