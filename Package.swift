@@ -46,7 +46,9 @@ let package = Package(
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
         .target(
             name: "ScanTapSensor",
-            dependencies: ["PacketCapture", "WireFormat", "ScanDetection", "ScanReport", "ScannerClassification"]
+            dependencies: [
+                "PacketCapture", "WireFormat", "ScanDetection", "ScanReport", "ScannerClassification", "DShieldReport",
+            ]
         ),
         .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),
         // Frame building for tests and the benchmark's synthetic capture; not part of the sensor.

@@ -78,6 +78,12 @@ public enum DShieldJSONFormat {
             + "\"dport\": \"\(record.destinationPort)\", \"version\": \(record.ipVersion)}"
     }
 
+    /// `{"type": "firewall", "logs": [...]}`: the body before it is signed, as `scantap read
+    /// --dshield-json` writes it for inspection.
+    public static func unsignedBody(_ records: [DShieldRecord]) -> String {
+        "{\"type\": \"\(logType)\", \"logs\": [" + records.map(record).joined(separator: ", ") + "]}"
+    }
+
     /// `{"type": "firewall", "logs": [...], "authheader": "..."}`; the authheader repeats the
     /// `X-ISC-Authorization` header, as the official sensor adds it.
     public static func body(_ records: [DShieldRecord], authorization: ISCAuthorization) -> String {

@@ -93,6 +93,12 @@ public final class ScanDetector: Sendable {
         }
     }
 
+    /// Whether `address` is currently in a declared scan episode.
+    public func isDeclared(_ address: IPAddress) -> Bool {
+        guard let slot = table.find(key(address)) else { return false }
+        return table.load(slot, Field.state) & SourceTable.State.declared != 0
+    }
+
     /// The address whose table entry a packet updates: the prober for a probe (a SYN, a stealth
     /// segment, a UDP datagram) or a bare ACK, the probed source for an answer (a SYN/ACK, a
     /// RST, an ICMP error quoting the probe). Nil for packets the detector does not use.

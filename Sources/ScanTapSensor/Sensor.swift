@@ -11,6 +11,9 @@ import Glibc
 /// A whole `scantap` run: opens the captures, feeds the detector, reports episodes and
 /// statistics to the sink, and stops cleanly on SIGINT/SIGTERM.
 public final class Sensor: @unchecked Sendable {
+    /// The version `scantap --version` prints and DShield submissions name.
+    public static let version = "0.1.0"
+
     // @unchecked: the sink is only touched under `sinkLock` once capture threads run; the
     // detector is built for concurrent use.
     public let options: SensorOptions
@@ -68,6 +71,8 @@ public final class Sensor: @unchecked Sendable {
             readerDone.signal()
         }
 
+        let dshield = options.dshield.wanted
+            ? DShieldOutput(options: options.dshield, isScanner: { [detector] in detector.isDeclared($0) }) : nil
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
         var nextSweep = Int64.min
         var alerted = false
@@ -76,6 +81,7 @@ public final class Sensor: @unchecked Sendable {
             self.report(alert)
         }
         while ring.consume(limit: Self.detectorRun, { packets in
+            dshield?.process(packets)
             // Sweeps happen right after the packet whose time crosses the sweep time, whatever
             // the run sizes the ring hands over: episode boundaries depend on the capture only.
             var start = 0
@@ -103,6 +109,8 @@ public final class Sensor: @unchecked Sendable {
         statistics.decoded = frames.decoded
         statistics.malformed = frames.malformed
         finish(statistics)
+        // The records found before a failure are written too: nothing computed is lost.
+        try dshield?.finish()
         if let failure = reader.failure { throw failure }
     }
 

@@ -34,6 +34,26 @@ public struct SensorOptions: Sendable {
     public var dropToUser: String? = nil
     /// What the shared classifier loads.
     public var classification = ClassificationOptions()
+    /// DShield records written by `read`.
+    public var dshield = DShieldOptions()
+
+    /// `--home-net` and the DShield outputs.
+    public struct DShieldOptions: Sendable, Equatable {
+        /// `--home-net CIDR,...`: the network the sensor guards; records are inbound flows to it.
+        public var homeNetwork: [IPPrefix] = []
+        /// `--dshield-text FILE` / `--dshield-json FILE`: the records that would be submitted.
+        public var textFile: String? = nil
+        public var jsonFile: String? = nil
+        /// `--dshield-policy failed|scans|all` (default `failed`).
+        public var policy = "failed"
+        /// `--dshield-ipv6`: include IPv6 records.
+        public var ipv6 = false
+        /// `--dshield-userid N`: the DShield user id in the text format's subject and lines.
+        public var userID = 0
+
+        public var wanted: Bool { textFile != nil || jsonFile != nil }
+        public init() {}
+    }
 
     /// The classifier's inputs, all local files: the sensor never needs the network to classify.
     public struct ClassificationOptions: Sendable, Equatable {
@@ -141,6 +161,27 @@ public struct SensorOptions: Sendable {
                 live.promiscuous = false
             case "--episodes" where command == "classify":
                 episodes = try value(argument)
+            case "--home-net":
+                for item in try value(argument).split(separator: ",") {
+                    guard let prefix = IPPrefix(item.trimmingSpaces) else {
+                        throw UsageError("--home-net: '\(item)' is not an address or CIDR block")
+                    }
+                    dshield.homeNetwork.append(prefix)
+                }
+            case "--dshield-text" where command == "read":
+                dshield.textFile = try value(argument)
+            case "--dshield-json" where command == "read":
+                dshield.jsonFile = try value(argument)
+            case "--dshield-policy":
+                let policy = try value(argument)
+                guard ["failed", "scans", "all"].contains(policy) else {
+                    throw UsageError("--dshield-policy must be failed, scans or all, not '\(policy)'")
+                }
+                dshield.policy = policy
+            case "--dshield-ipv6":
+                dshield.ipv6 = true
+            case "--dshield-userid":
+                dshield.userID = try integer(argument, 0...Int(Int32.max))
             case "--no-classify":
                 classification.enabled = false
             case "--knowledge":
@@ -172,6 +213,9 @@ public struct SensorOptions: Sendable {
         }
         // A batch timeout asks for batching: immediate mode would ignore it.
         if timeoutGiven { live.immediate = false }
+        if dshield.wanted && dshield.homeNetwork.isEmpty {
+            throw UsageError("DShield output needs --home-net CIDR,...: the network whose inbound flows are reported")
+        }
         if command == "classify" {
             guard episodes != nil || !files.isEmpty else {
                 throw UsageError("classify needs addresses, or --episodes FILE|-")
@@ -215,6 +259,13 @@ public struct SensorOptions: Sendable {
           --asn-db FILE           an IP-to-ASN database (iptoasn.com TSV) to apply ASN rows
           --demote ORG, --drop ORG    treat an organisation as unknown, or forget it
           --no-classify           report every episode as unknown
+        DShield (read):
+          --home-net CIDR,...     the network you guard: records are unsolicited inbound flows to it
+          --dshield-text FILE     write the classic tab-separated DShield records to FILE
+          --dshield-json FILE     write the submitapi JSON body (without authheader) to FILE
+          --dshield-policy P      failed (default: never answered positively), scans or all
+          --dshield-ipv6          include IPv6 records
+          --dshield-userid N      your DShield user id (default 0)
         live options:
           -i IFACE                capture on IFACE; repeat for each direction of a tap
           -Z USER                 drop privileges to USER after opening the interfaces

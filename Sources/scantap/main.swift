@@ -5,7 +5,6 @@ import ScanTapSensor
 import Glibc
 #endif
 
-let version = "0.1.0"
 
 func fail(_ message: String, status: Int32) -> Never {
     let stderr = FileOutput(descriptor: 2)
@@ -26,7 +25,7 @@ case .help:
     print(SensorOptions.usage)
     exit(0)
 case .version:
-    print("scantap \(version)")
+    print("scantap \(Sensor.version)")
     exit(0)
 case .classify:
     let stdout = FileOutput.standardOutput()

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// `read --dshield-text/--dshield-json` against records derived independently with tcpdump's
+/// own filters from the bundled sample.
+@Suite struct DShieldOutputTests {
+    static let victim = "198.18.0.2"
+
+    /// `(source, destination port)` of every TCP packet tcpdump prints for `filter`, with the
+    /// given side's port.
+    static func tcpdump(_ filter: String, port: (String) -> String?) throws -> Set<String> {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["tcpdump", "-nn", "-r", "\(Scantap.root)/samples/lab-sample.pcap", filter]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var result = Set<String>()
+        for line in text.split(separator: "\n") {
+            // 16:47:16.254789 IP 198.18.0.3.58776 > 198.18.0.2.139: Flags [S], ...
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, fields[1] == "IP" else { continue }
+            if let key = port(String(fields[2]) + " " + String(fields[4].dropLast())) { result.insert(key) }
+        }
+        return result
+    }
+
+    static func split(_ endpoint: Substring) -> (String, String) {
+        let dot = endpoint.lastIndex(of: ".")!
+        return (String(endpoint[..<dot]), String(endpoint[endpoint.index(after: dot)...]))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
+        || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"), "tcpdump is not installed"))
+    func theFailedPolicyReportsExactlyTheUnansweredInboundAttempts() throws {
+        // Inbound attempts: SYNs to the victim, keyed (source, port). Answered: the victim's
+        // SYN/ACKs, keyed by the (destination, port) they answer.
+        let attempts = try Self.tcpdump("tcp and dst host \(Self.victim) and tcp[tcpflags] == tcp-syn") { pair in
+            let parts = pair.split(separator: " ")
+            return "\(Self.split(parts[0]).0) \(Self.split(parts[1]).1)"
+        }
+        let answered = try Self.tcpdump("tcp and src host \(Self.victim) and tcp[tcpflags] == (tcp-syn|tcp-ack)") { pair in
+            let parts = pair.split(separator: " ")
+            return "\(Self.split(parts[1]).0) \(Self.split(parts[0]).1)"
+        }
+        let expected = attempts.subtracting(answered)
+        #expect(expected.count > 300)  // two 200-port scans, most ports closed
+
+        let dir = NSTemporaryDirectory() + "scantap-dshield-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Scantap.run([
+            "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--dshield-text", "\(dir)/records.txt",
+            "--dshield-json", "\(dir)/records.json", "samples/lab-sample.pcap",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+
+        let text = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first == "FORMAT DSHIELD USERID 0 TZ +00:00 scantap 0.1.0")
+        var reported: [String] = []
+        for line in lines.dropFirst() {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            #expect(f.count == 9 && f[0].hasSuffix(" +00:00") && f[2] == "1" && f[7] == "6" && f[8] == "S", "\(line)")
+            reported.append("\(f[3]) \(f[6])")
+        }
+        #expect(reported.count == Set(reported).count)  // one record per flow
+        #expect(Set(reported) == expected)
+
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/records.json"))) as? [String: Any]
+        let logs = try #require(json?["logs"] as? [[String: Any]])
+        #expect(json?["type"] as? String == "firewall" && json?["authheader"] == nil)
+        #expect(logs.count == expected.count)
+        #expect(logs.allSatisfy { $0["time"] is Int && $0["sport"] is String && $0["dport"] is String && $0["proto"] as? Int == 6 })
+        #expect(Set(logs.map { "\($0["sip"]!) \($0["dport"]!)" }) == expected)
+    }
+
+    @Test func dshieldOutputWithoutAHomeNetworkIsAUsageError() throws {
+        let result = try Scantap.run(["read", "--dshield-text", "/tmp/never-written.txt", "samples/lab-sample.pcap"])
+        #expect(result.status == 2 && result.stderr.contains("--home-net"))
+    }
+}
