@@ -45,7 +45,7 @@ public final class Sensor: @unchecked Sendable {
         switch options.mode {
         case .read(let files): try runRead(files)
         case .live(let interfaces): try runLive(interfaces)
-        case .help, .version, .classify: break
+        case .help, .version, .classify, .dshield: break
         }
     }
 
@@ -72,7 +72,7 @@ public final class Sensor: @unchecked Sendable {
         }
 
         let dshield = options.dshield.wanted
-            ? DShieldOutput(options: options.dshield, isScanner: { [detector] in detector.isDeclared($0) }) : nil
+            ? try DShieldOutput(options: options.dshield, isScanner: { [detector] in detector.isDeclared($0) }) : nil
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
         var nextSweep = Int64.min
         var alerted = false

@@ -12,8 +12,15 @@ public struct SensorOptions: Sendable {
         case live(interfaces: [String])
         /// `scantap classify ADDRESS...` or `scantap classify --episodes FILE|-`.
         case classify(addresses: [IPAddress], episodes: String?)
+        /// `scantap dshield submit` (send what is spooled) or `scantap dshield status`.
+        case dshield(DShieldAction)
         case help
         case version
+    }
+
+    /// What `scantap dshield` does.
+    public enum DShieldAction: String, Sendable {
+        case submit, status
     }
 
     public enum Format: String, Sendable {
@@ -44,14 +51,22 @@ public struct SensorOptions: Sendable {
         /// `--dshield-text FILE` / `--dshield-json FILE`: the records that would be submitted.
         public var textFile: String? = nil
         public var jsonFile: String? = nil
-        /// `--dshield-policy failed|scans|all` (default `failed`).
+        /// `--dshield-policy failed|scans|all` (default `failed`, or the dshield.ini's).
         public var policy = "failed"
+        public var policyGiven = false
         /// `--dshield-ipv6`: include IPv6 records.
         public var ipv6 = false
         /// `--dshield-userid N`: the DShield user id in the text format's subject and lines.
         public var userID = 0
+        /// `--dshield-config FILE`: the official sensor's `dshield.ini`; `read` then also puts
+        /// the records in the spool, and `dshield submit` sends them.
+        public var configFile: String? = nil
+        /// `--spool DIR`: where records wait for submission.
+        public var spool = "/var/spool/scantap"
+        /// `--dshield-url URL`: overrides the submission URL (a test receiver, `devsubmitapi`).
+        public var url: String? = nil
 
-        public var wanted: Bool { textFile != nil || jsonFile != nil }
+        public var wanted: Bool { textFile != nil || jsonFile != nil || configFile != nil }
         public init() {}
     }
 
@@ -85,6 +100,11 @@ public struct SensorOptions: Sendable {
         case "-h", "--help", "help": mode = .help; return
         case "-V", "--version", "version": mode = .version; return
         case "read", "live", "classify": break
+        case "dshield":
+            guard let word = rest.popFirst(), let action = DShieldAction(rawValue: word) else {
+                throw UsageError("dshield needs submit or status (see --help)")
+            }
+            mode = .dshield(action)
         default: throw UsageError("unknown command '\(command)' (expected read, live or classify; see --help)")
         }
         var files: [String] = []
@@ -178,6 +198,13 @@ public struct SensorOptions: Sendable {
                     throw UsageError("--dshield-policy must be failed, scans or all, not '\(policy)'")
                 }
                 dshield.policy = policy
+                dshield.policyGiven = true
+            case "--dshield-config":
+                dshield.configFile = try value(argument)
+            case "--spool":
+                dshield.spool = try value(argument)
+            case "--dshield-url":
+                dshield.url = try value(argument)
             case "--dshield-ipv6":
                 dshield.ipv6 = true
             case "--dshield-userid":
@@ -213,8 +240,16 @@ public struct SensorOptions: Sendable {
         }
         // A batch timeout asks for batching: immediate mode would ignore it.
         if timeoutGiven { live.immediate = false }
-        if dshield.wanted && dshield.homeNetwork.isEmpty {
+        // dshield.ini may name the home network (honeypotip): checked once it is read.
+        if dshield.wanted && dshield.homeNetwork.isEmpty && dshield.configFile == nil {
             throw UsageError("DShield output needs --home-net CIDR,...: the network whose inbound flows are reported")
+        }
+        if case .dshield(let action) = mode {
+            guard files.isEmpty else { throw UsageError("unexpected argument '\(files[0])' for dshield \(action.rawValue)") }
+            if action == .submit && dshield.configFile == nil {
+                throw UsageError("dshield submit needs --dshield-config FILE (the user id and API key)")
+            }
+            return
         }
         if command == "classify" {
             guard episodes != nil || !files.isEmpty else {
@@ -266,6 +301,10 @@ public struct SensorOptions: Sendable {
           --dshield-policy P      failed (default: never answered positively), scans or all
           --dshield-ipv6          include IPv6 records
           --dshield-userid N      your DShield user id (default 0)
+          --dshield-config FILE   the official sensor's dshield.ini: also spool the records
+          --spool DIR             where records wait for submission (default /var/spool/scantap)
+        scantap dshield submit --dshield-config FILE [--spool DIR] [--dshield-url URL]
+        scantap dshield status [--spool DIR]
         live options:
           -i IFACE                capture on IFACE; repeat for each direction of a tap
           -Z USER                 drop privileges to USER after opening the interfaces

@@ -35,6 +35,12 @@ case .classify:
         stdout.flush()
         fail(error.description, status: error.exitStatus)
     }
+case .dshield:
+    do {
+        try DShieldCommand.run(options, output: FileOutput.standardOutput())
+    } catch {
+        fail(error.description, status: error.exitStatus)
+    }
 case .read, .live:
     let stdout = FileOutput.standardOutput()
     let sink: any EventSink = switch options.format {

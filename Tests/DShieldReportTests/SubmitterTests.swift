@@ -3,57 +3,14 @@ import Foundation
 import Testing
 import WireFormat
 
-/// The receiver: a python3 http.server subclass that checks each POST as DShield would need it —
-/// the HMAC of `X-ISC-Authorization` under the test key, the body's `authheader`, the JSON
-/// schema with the official types — answers with the scripted statuses in turn (then 200), and
-/// appends every accepted record to a file as one JSON line.
-private let receiverScript = #"""
-import base64, hashlib, hmac, http.server, json, re, sys
-userid, apikey, received = sys.argv[1], sys.argv[2], sys.argv[4]
-statuses = [s for s in sys.argv[3].split(",") if s]
-TYPES = {"time": int, "flags": str, "sip": str, "dip": str, "proto": int, "sport": str, "dport": str, "version": int}
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        auth = self.headers.get("X-ISC-Authorization", "")
-        m = re.fullmatch(r"ISC-HMAC-SHA256 Credentials=(\S+) Userid=(\d+) Nonce=(\S+)", auth)
-        ok = m is not None and m.group(2) == userid
-        if ok:
-            expected = base64.b64encode(hmac.new((m.group(3) + userid).encode(), apikey.encode(), hashlib.sha256).digest()).decode()
-            ok = hmac.compare_digest(expected, m.group(1)) and len(base64.b64decode(m.group(3))) == 8
-        doc = json.loads(body)
-        ok = ok and doc["type"] == "firewall" and doc["authheader"] == auth and list(doc) == ["type", "logs", "authheader"]
-        ok = ok and self.headers["X-ISC-LogType"] == "firewall" and self.headers["Content-Type"] == "application/json"
-        ok = ok and self.headers["User-Agent"].startswith("ScanTap/")
-        for log in doc["logs"]:
-            ok = ok and list(log) == list(TYPES) and all(type(log[k]) is t for k, t in TYPES.items())
-            ok = ok and log["sport"].isdigit() and log["dport"].isdigit()
-        status = int(statuses.pop(0)) if statuses else 200
-        if not ok:
-            status = 400
-        if status == 200:
-            with open(received, "a") as out:
-                for log in doc["logs"]:
-                    out.write(json.dumps(log) + "\n")
-        self.send_response(status)
-        if status == 429:
-            self.send_header("Retry-After", "1")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""#
+/// The receiver: `scripts/dshield-receiver.py`, which checks each POST as DShield would need it
+/// and appends every accepted record to a file.
+private let receiverScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("scripts/dshield-receiver.py").path
 
 /// Starts the receiver and returns it with its URL.
 private func startReceiver(in dir: String, statuses: String, received: String) throws -> (Process, URL) {
-    let script = dir + "/receiver.py"
-    try receiverScript.write(toFile: script, atomically: true, encoding: .utf8)
+    let script = receiverScript
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
     process.arguments = [script, "12345", "VGVzdEtleQ==", statuses, received]

@@ -78,6 +78,64 @@ import Testing
         #expect(Set(logs.map { "\($0["sip"]!) \($0["dport"]!)" }) == expected)
     }
 
+    /// Starts `scripts/dshield-receiver.py` with the test key; returns it and its URL.
+    static func startReceiver(statuses: String, received: String) throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["\(Scantap.root)/scripts/dshield-receiver.py", "12345", "VGVzdEtleQ==", statuses, received]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let port = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return (process, "http://127.0.0.1:\(port)/submitapi/")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
+    func spooledRecordsAllArriveThroughAFailingReceiver() throws {
+        let dir = NSTemporaryDirectory() + "scantap-submit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl"
+        try "[DShield]\nuserid=12345\napikey=VGVzdEtleQ==\n".write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        let (receiver, url) = try Self.startReceiver(statuses: "500", received: received)
+        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
+
+        let read = try Scantap.run([
+            "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--dshield-config", config,
+            "--spool", "\(dir)/spool", "--dshield-text", "\(dir)/records.txt", "samples/lab-sample.pcap",
+        ])
+        #expect(read.status == 0, "\(read.stderr)")
+        let expected = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n").count - 1  // the subject line; the blank line is not split out
+
+        let first = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
+        #expect(first.status == 1 && first.stderr.contains("stay spooled"))
+        let status = try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"])
+        #expect(status.events.first?["pending_records"] as? Int == expected)
+        let second = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.events.first?["outcome"] as? String == "done" && second.events.first?["submitted"] as? Int == expected)
+
+        let arrived = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(arrived.count == expected && Set(arrived).count == expected)
+        #expect(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first?["pending_records"] as? Int == 0)
+    }
+
+    @Test func aConfigReadableByOthersIsRefused() throws {
+        let config = NSTemporaryDirectory() + "scantap-open-\(UUID().uuidString).ini"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try "[DShield]\nuserid=1\napikey=secret\n".write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o644)
+        let result = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", NSTemporaryDirectory() + "scantap-none"])
+        #expect(result.status == 1 && !result.stderr.contains("secret"))
+    }
+
     @Test func dshieldOutputWithoutAHomeNetworkIsAUsageError() throws {
         let result = try Scantap.run(["read", "--dshield-text", "/tmp/never-written.txt", "samples/lab-sample.pcap"])
         #expect(result.status == 2 && result.stderr.contains("--home-net"))
