@@ -36,6 +36,8 @@ public enum DecisionPath: String, Sendable {
     case sequentialTest = "sequential-test"
     /// The count of distinct first contacts left unanswered (captures without answers).
     case unansweredContacts = "unanswered-contacts"
+    /// A raw-packet scanning tool's fingerprint on the source's first probes.
+    case toolFingerprint = "tool-fingerprint"
 }
 
 /// Why an episode was reported when it was.

@@ -235,6 +235,17 @@ public final class ScanDetector: Sendable {
         else { return nil }  // A retransmission or repeat: not a new first contact.
         let contacts = Int(table.add(slot, Field.contacts))
 
+        // A raw-packet tool's marks on its first probes name a scanner by themselves: five
+        // distinct first contacts carrying nmap's, masscan's or zmap's fingerprint do not come
+        // from a client. Looked at only while the fingerprint is still being sampled.
+        if contacts >= ToolFingerprint.minimumSample && probesOfThisKind <= ToolFingerprint.sampleSize
+            && !isUDP && !isPing,
+            ToolFingerprint.identify(table.toolEvidence(slot)) != nil,
+            table.declare(slot, path: SourceTable.State.byFingerprint, detectedAfter: contacts, at: now)
+        {
+            return alert(slot, contacts: contacts, at: packet.timestamp, path: .toolFingerprint)
+        }
+
         let outcomes = table.load(slot, Field.outcomes)
         let unanswered = contacts - Int((outcomes & 0xFFFF_FFFF) &+ (outcomes >> 32))
         // Unanswered UDP proves less than unanswered TCP: a one-way capture of a busy DNS server
@@ -393,7 +404,7 @@ public final class ScanDetector: Sendable {
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,
-            decidedBy: s.decidedBySequentialTest ? .sequentialTest : .unansweredContacts,
+            decidedBy: s.decidedBy,
             successes: s.successes, failures: s.failures, end: end)
         if let (tool, confidence) = ToolFingerprint.identify(s.toolEvidence) {
             episode.tool = tool

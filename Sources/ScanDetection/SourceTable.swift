@@ -111,6 +111,7 @@ public final class SourceTable: @unchecked Sendable {
         static let declared: UInt64 = 2
         static let bySequentialTest: UInt64 = 4
         static let byUnansweredCount: UInt64 = 8
+        static let byFingerprint: UInt64 = 16
         /// Ports sampled so far, in bits 8…12 of the state word: the state's line is already in
         /// cache when a probe samples.
         static let sampleCountShift: UInt64 = 8
@@ -505,6 +506,11 @@ public final class SourceTable: @unchecked Sendable {
         _ = addReturningOld(votes, ToolFingerprint.laneIncrements(marks))
     }
 
+    /// The fingerprint evidence gathered so far.
+    func toolEvidence(_ slot: Int) -> ToolFingerprint.Evidence {
+        ToolFingerprint.evidence(fromLanes: load(slot, Field.toolVotes))
+    }
+
     /// Moves the sequential-test walk one step, clamped to [−floor, +∞); returns the new value.
     func step(_ slot: Int, by delta: Int64, floor: Int64) -> Int64 {
         let w = word(slot, Field.score)
@@ -582,7 +588,8 @@ public final class SourceTable: @unchecked Sendable {
             slot: slot, tag: tag,
             address: IPAddress(high: load(slot, Field.addressHigh), low: load(slot, Field.addressLow)),
             declared: state & State.declared != 0,
-            decidedBySequentialTest: state & State.bySequentialTest != 0,
+            decidedBy: state & State.bySequentialTest != 0 ? .sequentialTest
+                : state & State.byFingerprint != 0 ? .toolFingerprint : .unansweredContacts,
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
@@ -603,7 +610,7 @@ public final class SourceTable: @unchecked Sendable {
             distinctTargets: estimate(slot, Field.hostBitmap),
             distinctPairs: estimate(slot, Field.pairBitmap),
             portSample: ports,
-            toolEvidence: ToolFingerprint.evidence(fromLanes: load(slot, Field.toolVotes)))
+            toolEvidence: toolEvidence(slot))
     }
 }
 
@@ -631,7 +638,7 @@ public struct SourceSnapshot: Sendable {
     let tag: UInt64
     public let address: IPAddress
     public let declared: Bool
-    public let decidedBySequentialTest: Bool
+    public let decidedBy: DecisionPath
     public let firstSeen: Timestamp
     public let lastSeen: Timestamp
     public let declaredAt: Timestamp
