@@ -42,21 +42,27 @@ public enum ToolFingerprint {
     /// The tool and the share of examined probes that say so, or nil.
     public static func identify(_ e: Evidence) -> (tool: String, confidence: Double)? {
         guard e.examined >= minimumSample else { return nil }
-        let n = Double(e.examined)
-        func share(_ count: Int) -> Double { Double(count) / n }
-        // Relations that chance satisfies once in 65,536 probes, or never, come first.
-        let candidates: [(String, Double)] = [
-            ("masscan", share(e.masscanIPID)),
-            ("zmap", share(e.zmapIPID)),
-            ("mirai", share(e.miraiSequence)),
-            ("unicornscan", share(e.unicornscan)),
-            ("hping3", share(e.hping3)),
-            // nmap needs both its window/options shape and its repeated sequence number; the
-            // shape alone is shared with masscan's window of 1024.
-            ("nmap", min(share(e.nmapShape), share(e.repeatedSequence))),
-        ]
-        guard let best = candidates.max(by: { $0.1 < $1.1 }), best.1 >= minimumShare else { return nil }
-        return (best.0, (best.1 * 100).rounded() / 100)
+        // Integer counts, compared without building anything: this runs on each of a source's
+        // first probes. Relations that chance satisfies once in 65,536 probes, or never, come
+        // first; nmap needs both its window/options shape and its repeated sequence number (the
+        // shape alone is shared with masscan's window of 1024).
+        var best = ""
+        var bestCount = 0
+        func consider(_ tool: String, _ count: Int) {
+            if count > bestCount {
+                best = tool
+                bestCount = count
+            }
+        }
+        consider("masscan", e.masscanIPID)
+        consider("zmap", e.zmapIPID)
+        consider("mirai", e.miraiSequence)
+        consider("unicornscan", e.unicornscan)
+        consider("hping3", e.hping3)
+        consider("nmap", min(e.nmapShape, e.repeatedSequence))
+        let share = Double(bestCount) / Double(e.examined)
+        guard share >= minimumShare else { return nil }
+        return (best, (share * 100).rounded() / 100)
     }
 
     /// The per-probe rules, as bits: which of them `packet` (a SYN) satisfies.
