@@ -69,7 +69,8 @@ let package = Package(
         .testTarget(
             name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
-        .testTarget(name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat"]),
+        .testTarget(
+            name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScanTapSensorTests",
             dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport"]

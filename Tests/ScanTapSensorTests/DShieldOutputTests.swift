@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import _ScanTapTestSupport
 
 /// `read --dshield-text/--dshield-json` against records derived independently with tcpdump's
 /// own filters from the bundled sample.
@@ -78,34 +79,16 @@ import Testing
         #expect(Set(logs.map { "\($0["sip"]!) \($0["dport"]!)" }) == expected)
     }
 
-    /// Starts `scripts/dshield-receiver.py` with the test key; returns it and its URL.
-    static func startReceiver(statuses: String, received: String) throws -> (Process, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["\(Scantap.root)/scripts/dshield-receiver.py", "12345", "VGVzdEtleQ==", statuses, received]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let port = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return (process, "http://127.0.0.1:\(port)/submitapi/")
-    }
-
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
     func spooledRecordsAllArriveThroughAFailingReceiver() throws {
         let dir = NSTemporaryDirectory() + "scantap-submit-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl"
-        try "[DShield]\nuserid=12345\napikey=VGVzdEtleQ==\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\n".write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
-        let (receiver, url) = try Self.startReceiver(statuses: "500", received: received)
-        defer { kill(receiver.processIdentifier, SIGKILL); receiver.waitUntilExit() }
+        let receiver = try DShieldReceiver(statuses: "500", received: received)
+        let url = receiver.url.absoluteString
 
         let read = try Scantap.run([
             "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--dshield-config", config,
