@@ -65,6 +65,11 @@ public struct DetectorConfiguration: Sendable {
     /// Exact destination ports kept per source for reports (scanlogd keeps 20).
     public static let portSampleSize = 16
 
+    /// The network the sensor guards (`--home-net`). Episodes then say which way they went: a
+    /// scan of the home network from outside, an inside host scanning out (its own kind: not a
+    /// scan of the home network), inside to inside, or neither.
+    public var homeNetwork: [IPPrefix] = []
+
     /// Sources never tracked: the operator's own vulnerability scanners (`--ignore`).
     public var ignoredSources: [IPPrefix] = []
 

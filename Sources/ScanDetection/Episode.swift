@@ -40,6 +40,20 @@ public enum DecisionPath: String, Sendable {
     case toolFingerprint = "tool-fingerprint"
 }
 
+/// Which way a scan went relative to the home network (`--home-net`).
+public enum ScanDirection: String, Sendable {
+    /// From outside toward the home network: a scan of it.
+    case inbound
+    /// From a home host toward the outside: one of ours scanning out.
+    case outbound
+    /// Home host to home hosts.
+    case `internal`
+    /// Neither end in the home network (a span port seeing transit traffic).
+    case transit
+    /// Toward both home and outside hosts.
+    case mixed
+}
+
 /// Why an episode was reported when it was.
 public enum EpisodeEnd: String, Sendable {
     case idle
@@ -123,6 +137,8 @@ public struct Episode: Sendable {
     /// The scanning tool recognised from packet fingerprints (the detection issue fills it).
     public var tool: String? = nil
     public var toolConfidence: Double? = nil
+    /// Nil without `--home-net`.
+    public var direction: ScanDirection? = nil
     public var classification = Classification.unknown
 
     public init(

@@ -13,6 +13,8 @@ public final class ScanDetector: Sendable {
     // Copied out of the configuration so the per-packet test is a Bool, not an array access.
     private let ignoredSources: [IPPrefix]
     private let hasIgnoredSources: Bool
+    private let homeNetwork: [IPPrefix]
+    private let hasHomeNetwork: Bool
 
     /// - Parameter exclusive: true when one thread alone will call `process`, `sweep` and
     ///   `closeAll` (see `SourceTable`).
@@ -27,7 +29,11 @@ public final class ScanDetector: Sendable {
         self.groupsIPv6 = configuration.ipv6GroupPrefixLength < 128
         self.ignoredSources = configuration.ignoredSources
         self.hasIgnoredSources = !configuration.ignoredSources.isEmpty
+        self.homeNetwork = configuration.homeNetwork
+        self.hasHomeNetwork = !configuration.homeNetwork.isEmpty
     }
+
+    private func isHome(_ address: IPAddress) -> Bool { homeNetwork.contains { $0.contains(address) } }
 
     @inline(__always)
     private func key(_ address: IPAddress) -> IPAddress {
@@ -204,6 +210,9 @@ public final class ScanDetector: Sendable {
         let now = packet.timestamp.nanoseconds
         guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
         table.touch(slot, now: now)
+        if hasHomeNetwork {
+            table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
+        }
         // The first probes of each kind carry the tool's fingerprint; the line holding the
         // evidence is not touched after them.
         let probesOfThisKind: UInt64
@@ -409,6 +418,13 @@ public final class ScanDetector: Sendable {
         if let (tool, confidence) = ToolFingerprint.identify(s.toolEvidence) {
             episode.tool = tool
             episode.toolConfidence = confidence
+        }
+        if hasHomeNetwork {
+            let fromHome = isHome(s.address)
+            episode.direction =
+                s.targetsInside && s.targetsOutside ? .mixed
+                : s.targetsInside ? (fromHome ? .`internal` : .inbound)
+                : (fromHome ? .outbound : .transit)
         }
         return episode
     }

@@ -116,6 +116,9 @@ public final class SourceTable: @unchecked Sendable {
         /// cache when a probe samples.
         static let sampleCountShift: UInt64 = 8
         static let sampleCountMask: UInt64 = 0x1F << 8
+        /// Probes went to home hosts / to outside hosts (with `--home-net`).
+        static let targetsInside: UInt64 = 1 << 16
+        static let targetsOutside: UInt64 = 1 << 17
     }
 
     public let capacity: Int
@@ -445,6 +448,12 @@ public final class SourceTable: @unchecked Sendable {
     @inline(__always)
     func hostIndex(_ host: IPAddress) -> Int { Self.bitIndex(Self.fold(host), key: hostKey) }
 
+    /// Sets state bits (direction marks) that are not set yet.
+    func markState(_ slot: Int, _ bits: UInt64) {
+        let w = word(slot, Field.state)
+        if w.pointee.load(ordering: .relaxed) & bits != bits { _ = orReturningOld(w, bits) }
+    }
+
     /// Marks the network `host` belongs to (IPv4 /16, IPv6 /32) in the source's network map.
     func markNetwork(_ slot: Int, of host: IPAddress) {
         let network = host.isIPv4 ? UInt64(host.ipv4Value >> 16) : host.high >> 32
@@ -588,6 +597,8 @@ public final class SourceTable: @unchecked Sendable {
             slot: slot, tag: tag,
             address: IPAddress(high: load(slot, Field.addressHigh), low: load(slot, Field.addressLow)),
             declared: state & State.declared != 0,
+            targetsInside: state & State.targetsInside != 0,
+            targetsOutside: state & State.targetsOutside != 0,
             decidedBy: state & State.bySequentialTest != 0 ? .sequentialTest
                 : state & State.byFingerprint != 0 ? .toolFingerprint : .unansweredContacts,
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
@@ -638,6 +649,9 @@ public struct SourceSnapshot: Sendable {
     let tag: UInt64
     public let address: IPAddress
     public let declared: Bool
+    /// Whether probes went to home hosts, and to outside hosts (with `--home-net`).
+    public let targetsInside: Bool
+    public let targetsOutside: Bool
     public let decidedBy: DecisionPath
     public let firstSeen: Timestamp
     public let lastSeen: Timestamp

@@ -44,6 +44,7 @@ public final class JSONLinesSink: EventSink {
         line.key("failures", e.failures)
         line.key("closed_by", string: e.end.rawValue)
         line.key("confidence", number: e.classification.confidence)
+        line.key("direction", string: e.direction?.rawValue)
         emit()
     }
 

@@ -21,7 +21,8 @@ public final class TableSink: EventSink {
         let label = c.organization.map { "\(c.verdict.rawValue) (\($0))" } ?? c.verdict.rawValue
         let evidence = c.evidence.isEmpty ? "" : "  evidence: " + c.evidence.joined(separator: "; ")
         let ports = e.ports.map(String.init).joined(separator: " ")
-        var text = "SCAN  \(e.source)  \(e.technique.rawValue) \(e.shape.rawValue)  "
+        let direction = e.direction.map { " \($0.rawValue)" } ?? ""
+        var text = "SCAN  \(e.source)  \(e.technique.rawValue) \(e.shape.rawValue)\(direction)  "
         text += "\(e.firstSeen.rfc3339) .. \(e.lastSeen.rfc3339)\n"
         text += "      probes \(e.probes), ~\(e.distinctPorts) ports, ~\(e.distinctTargets) hosts, "
         text += "detected after \(e.detectedAfter) (\(e.decidedBy.rawValue)), closed by \(e.end.rawValue)\n"

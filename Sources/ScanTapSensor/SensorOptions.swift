@@ -187,6 +187,7 @@ public struct SensorOptions: Sendable {
                         throw UsageError("--home-net: '\(item)' is not an address or CIDR block")
                     }
                     dshield.homeNetwork.append(prefix)
+                    detector.homeNetwork.append(prefix)
                 }
             case "--dshield-text" where command == "read":
                 dshield.textFile = try value(argument)

@@ -363,3 +363,28 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(try #require(d.closeAll().first).source == scanner)
     }
 }
+
+@Suite struct ScanDirectionTests {
+    private func direction(from source: IPAddress, to targets: [IPAddress]) throws -> ScanDirection? {
+        var configuration = DetectorConfiguration()
+        configuration.maxSources = 1024
+        configuration.homeNetwork = [IPPrefix("198.18.0.0/24")!]
+        let d = ScanDetector(configuration: configuration, keys: .init(pair: 1, port: 2, host: 3))
+        for (n, target) in targets.enumerated() {
+            for port in UInt16(1)...6 {
+                _ = d.process(Traffic.tcp(source, 40000, target, port, .syn, at: Double(n)))
+                _ = d.process(Traffic.tcp(target, port, source, 40000, [.rst, .ack], at: Double(n)))
+            }
+        }
+        return try #require(d.closeAll().first).direction
+    }
+
+    @Test func episodesSayWhichWayTheyWentRelativeToTheHomeNetwork() throws {
+        let home = IPAddress("198.18.0.10")!, outside = IPAddress("198.19.7.7")!
+        #expect(try direction(from: outside, to: [home]) == .inbound)
+        #expect(try direction(from: home, to: [outside]) == .outbound)
+        #expect(try direction(from: IPAddress("198.18.0.11")!, to: [home]) == .internal)
+        #expect(try direction(from: IPAddress("198.19.1.1")!, to: [outside]) == .transit)
+        #expect(try direction(from: outside, to: [home, IPAddress("198.19.9.9")!]) == .mixed)
+    }
+}
