@@ -19,6 +19,13 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // c-ares's headers and library (Debian's libc-ares-dev, 1.18), found through pkg-config.
+        // Only ReverseDNS (to come) imports it.
+        .systemLibrary(
+            name: "CAres",
+            pkgConfig: "libcares",
+            providers: [.apt(["libc-ares-dev"])]
+        ),
         // One compiler builtin Swift lacks: cache prefetch, for the table's batched lookups.
         .target(name: "CPrefetch"),
         // Packet decoding: link layer to TCP/UDP/ICMP, pure Swift, no allocation per packet.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ScanTap needs, skipping any already present.
-#   build:  libpcap-dev (the capture library), pkg-config (finds it for SwiftPM)
-#   tests:  nmap, tcpdump, iproute2, iptables, curl, python3 (the namespace lab and its scans)
+#   build:  libpcap-dev (the capture library), libc-ares-dev (the reverse-DNS resolver),
+#           pkg-config (finds them for SwiftPM)
+#   tests:  nmap, tcpdump, iproute2, iptables, curl, python3 (the namespace lab and its scans),
+#           dnsmasq (the local DNS server the reverse-DNS tests query)
 set -euo pipefail
-wanted=(libpcap-dev pkg-config)
-[ "${1:-}" = "--tests" ] && wanted+=(nmap tcpdump iproute2 iptables curl python3 procps)
+wanted=(libpcap-dev libc-ares-dev pkg-config)
+[ "${1:-}" = "--tests" ] && wanted+=(nmap tcpdump iproute2 iptables curl python3 procps dnsmasq)
 missing=()
 for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
