@@ -20,7 +20,7 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         // c-ares's headers and library (Debian's libc-ares-dev, 1.18), found through pkg-config.
-        // Only ReverseDNS (to come) imports it.
+        // Only ReverseDNS imports it.
         .systemLibrary(
             name: "CAres",
             pkgConfig: "libcares",
@@ -37,6 +37,9 @@ let package = Package(
         // Research-scanner knowledge and the verdict on an episode; no capture dependency, so any
         // sensor can call it.
         .target(name: "ScannerClassification", dependencies: ["ScanDetection", "WireFormat"]),
+        // The one Swift module over c-ares: asynchronous, cached, rate-limited reverse DNS with
+        // forward confirmation, yielding the classifier's ConfirmedPTR.
+        .target(name: "ReverseDNS", dependencies: ["CAres", "WireFormat", "ScannerClassification"]),
         // Output: JSON lines and the human table.
         .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
         // Options, the capture pipeline, signals and privilege dropping: everything `scantap` runs.
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
+        .testTarget(name: "ReverseDNSTests", dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
         .testTarget(
             name: "ScanTapSensorTests",
