@@ -1,6 +1,5 @@
 internal import CAres
 import Glibc
-import Synchronization
 public import WireFormat
 
 /// Reverse DNS with forward confirmation, asynchronous, cached and rate-limited.
@@ -137,14 +136,14 @@ private final class SharedState: Sendable {
         var statistics = Resolver.Statistics()
     }
 
-    let state: Mutex<State>
+    let state: Locked<State>
     /// A pipe: callers write a byte to `wakeWriter`, the thread's `poll` sees `wakeReader`
     /// readable and drains it.
     let wakeReader: Int32
     private let wakeWriter: Int32
 
     init(_ configuration: ResolverConfiguration) {
-        state = Mutex(State(cache: LookupCache(capacity: configuration.cacheCapacity)))
+        state = Locked(State(cache: LookupCache(capacity: configuration.cacheCapacity)))
         var ends: [Int32] = [-1, -1]
         // Non-blocking, so a caller's write can never wait: a full pipe (it holds 64 KiB, and a
         // byte is written only when the thread is not already due to wake) is readable anyway.
