@@ -41,7 +41,7 @@ final class LocalDNSServer: Sendable {
     static var available: Bool { shared != nil }
 
     private init(executable: String) throws {
-        let port = try freeUDPPort()
+        let port = freeUDPPort()
         process = Process()
         // Through a watcher shell that stops dnsmasq once this test process is gone, however it
         // ends (the test runner's exit runs no handler of ours, and a crash never would). With
@@ -101,39 +101,54 @@ private func findDNSMasq() -> String? {
 }
 
 /// A UDP port on 127.0.0.1 nobody is using right now: bound to port 0, read back, released.
-func freeUDPPort() throws -> UInt16 {
-    let socket = SilentUDPSocket()
-    return socket.port
+func freeUDPPort() -> UInt16 {
+    SilentUDPSocket()!.port
 }
 
-/// A UDP socket bound on 127.0.0.1 that never reads: a DNS server that never answers.
+/// A UDP socket bound on the loopback address that never answers: a DNS server that is down.
 final class SilentUDPSocket: Sendable {
     let descriptor: Int32
     let port: UInt16
+    let server: DNSServer
 
-    init() {
-        let descriptor = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    /// Binds to 127.0.0.1, or ::1 when `ipv6`, on a port the kernel picks; nil when that family
+    /// has no loopback address here.
+    init?(ipv6: Bool = false) {
+        let descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
         self.descriptor = descriptor
-        precondition(descriptor >= 0, "socket failed: errno \(errno)")
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        var storage = sockaddr_storage()
+        var length = socklen_t(ipv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutableBytes(of: &storage) { raw in
+            if ipv6 {
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+                address.pointee.sin6_family = sa_family_t(AF_INET6)
+                address.pointee.sin6_addr = in6addr_loopback
+            } else {
+                let address = raw.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+                address.pointee.sin_family = sa_family_t(AF_INET)
+                address.pointee.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
             }
         }
-        precondition(bound == 0, "bind failed: errno \(errno)")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
         }
-        precondition(named == 0, "getsockname failed: errno \(errno)")
-        port = UInt16(bigEndian: address.sin_port)
+        guard named else {
+            close(descriptor)
+            return nil
+        }
+        // sin_port and sin6_port sit at the same offset, right after the family.
+        port = withUnsafeBytes(of: &storage) { UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self)) }
+        server = DNSServer(address: IPAddress(ipv6 ? "::1" : "127.0.0.1")!, port: port)
     }
 
-    var server: DNSServer { DNSServer(address: IPAddress("127.0.0.1")!, port: port) }
+    /// Whether a datagram (a query) has arrived, without waiting.
+    func receivedDatagram() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        return recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0
+    }
 
     deinit {
         close(descriptor)

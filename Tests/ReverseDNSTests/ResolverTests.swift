@@ -108,7 +108,7 @@ struct ResolverAgainstDNSMasqTests {
 /// dnsmasq.
 @Suite struct ResolverWithoutAnswersTests {
     @Test func aLookupTimesOutWithCAresMessageWhileRequestReturnsAtOnce() throws {
-        let silent = SilentUDPSocket()
+        let silent = SilentUDPSocket()!
         let resolver = try resolver(silent.server) {
             $0.queryTimeout = .milliseconds(200)
             $0.attempts = 1
@@ -138,10 +138,11 @@ struct ResolverAgainstDNSMasqTests {
         #expect(error.message == "Timeout while contacting DNS servers")
         #expect(error.description == "PTR 1.2.0.192.in-addr.arpa: Timeout while contacting DNS servers")
         #expect(lookup?.ptr == nil)
+        #expect(silent.receivedDatagram(), "the queries went to the configured server")
     }
 
     @Test func lookupsStartNoFasterThanTheRateLimit() throws {
-        let silent = SilentUDPSocket()
+        let silent = SilentUDPSocket()!
         let resolver = try resolver(silent.server) {
             $0.lookupsPerSecond = 5
             $0.queryTimeout = .seconds(10)
@@ -160,7 +161,7 @@ struct ResolverAgainstDNSMasqTests {
     }
 
     @Test func aFullQueueDropsRequestsAndCountsThem() throws {
-        let silent = SilentUDPSocket()
+        let silent = SilentUDPSocket()!
         let resolver = try resolver(silent.server) {
             $0.lookupsPerSecond = 0.1
             $0.queueCapacity = 3
@@ -175,13 +176,31 @@ struct ResolverAgainstDNSMasqTests {
     }
 
     @Test func droppingTheResolverStopsItsThreadWithQueriesOpen() throws {
-        let silent = SilentUDPSocket()
+        let silent = SilentUDPSocket()!
         var resolver: Resolver? = try resolver(silent.server) { $0.queryTimeout = .seconds(30) }
         resolver?.request(IPAddress("192.0.2.1")!)
         usleep(20_000)
         let start = ContinuousClock.now
         resolver = nil
         #expect(start.duration(to: .now) < .seconds(1))
+    }
+}
+
+@Suite(.enabled(if: SilentUDPSocket(ipv6: true) != nil, "no IPv6 loopback address here"))
+struct ResolverOverIPv6Tests {
+    @Test func queriesGoToAnIPv6ServerGivenInBrackets() throws {
+        let silent = SilentUDPSocket(ipv6: true)!
+        #expect(silent.server.description == "[::1]:\(silent.port)")
+        let resolver = try resolver(silent.server) {
+            $0.queryTimeout = .milliseconds(100)
+            $0.attempts = 1
+        }
+        guard case .failed(let error) = lookUp("192.0.2.1", with: resolver) else {
+            Issue.record("expected a timeout")
+            return
+        }
+        #expect(error.isTimeout)
+        #expect(silent.receivedDatagram())
     }
 }
 
