@@ -24,6 +24,8 @@ final class LocalDNSServer: Sendable {
         "--ptr-record=11.2.0.192.in-addr.arpa,census2.shodan.io",
         "--host-record=census2.shodan.io,192.0.2.11",
         "--host-record=decoy.shodan.io,198.51.100.11",
+        // A hostile reverse zone: six PTR names, to make the sensor send six forward queries.
+    ] + (1...6).map { "--ptr-record=12.2.0.192.in-addr.arpa,decoy\($0).shodan.io" } + [
         // Authoritative for these, so 192.0.2.77 (no PTR) gets NXDOMAIN rather than REFUSED.
         "--local=/shodan.io/", "--local=/2.0.192.in-addr.arpa/", "--local=/8.b.d.0.1.0.0.2.ip6.arpa/",
     ]

@@ -61,6 +61,15 @@ struct ResolverAgainstDNSMasqTests {
         #expect(lookUp("192.0.2.11", with: try resolver(server)) == .confirmed(name: "census2.shodan.io"))
     }
 
+    @Test func noMoreThanMaximumNamesCheckedAreLookedUpForward() throws {
+        let resolver = try resolver(server)
+        guard case .unconfirmed = lookUp("192.0.2.12", with: resolver) else {
+            Issue.record("expected an unconfirmed name")
+            return
+        }
+        #expect(resolver.statistics.queriesSent == 1 + resolver.configuration.maximumNamesChecked)
+    }
+
     @Test func anAddressWithoutAPTRRecordHasNoName() throws {
         let resolver = try resolver(server)
         let lookup = lookUp("192.0.2.77", with: resolver)
