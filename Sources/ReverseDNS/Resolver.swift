@@ -127,7 +127,8 @@ private final class SharedState: Sendable {
         var cache: LookupCache
         /// Addresses queued or in flight.
         var pending: Set<IPAddress> = []
-        /// Addresses waiting for the rate limit, oldest at `queueHead`; compacted by the thread.
+        /// Addresses waiting for the rate limit, oldest at `queueHead`; compacted by the thread
+        /// as it takes them.
         var queue: [IPAddress] = []
         var queueHead = 0
         /// A wake-up was written and the thread has not taken the queue since.
@@ -201,8 +202,14 @@ private final class EventLoop: @unchecked Sendable {
                     starting.append(state.queue[state.queueHead])
                     state.queueHead += 1
                 }
+                // Taken addresses stay in the array until it is compacted: at once when it is
+                // empty, else when they are most of it, so under a steady stream of requests it
+                // stays within twice the queue's capacity and each address is moved O(1) times.
                 if state.queueHead == state.queue.count {
                     state.queue.removeAll(keepingCapacity: true)
+                    state.queueHead = 0
+                } else if state.queueHead * 2 > state.queue.count {
+                    state.queue.removeFirst(state.queueHead)
                     state.queueHead = 0
                 }
                 state.statistics.lookupsStarted += starting.count
