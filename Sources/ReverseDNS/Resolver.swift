@@ -119,6 +119,20 @@ public final class Resolver: Sendable {
     }
 
     public var statistics: Statistics { shared.state.withLock { $0.statistics } }
+
+    /// Waits until no lookup is queued or in flight, at most `timeout`; whether that happened.
+    ///
+    /// Never for the capture path. It is for the end of a savefile, where packet time has run
+    /// far ahead of real time: waiting there, before the last episodes are classified, lets
+    /// their lookups land. Polls every 2 ms, which is nothing next to a DNS round trip.
+    public func waitUntilIdle(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !shared.state.withLock({ $0.pending.isEmpty }) {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(2_000)
+        }
+        return true
+    }
 }
 
 /// What callers and the resolver's thread share, and the descriptor that wakes the thread.

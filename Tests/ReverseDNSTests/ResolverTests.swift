@@ -99,6 +99,14 @@ struct ResolverAgainstDNSMasqTests {
         #expect(resolver.statistics.lookupsStarted == 1)
     }
 
+    @Test func waitingUntilIdleLetsEveryRequestedLookupLand() throws {
+        let resolver = try resolver(server)
+        let addresses = ["192.0.2.10", "192.0.2.66", "192.0.2.77", "2001:db8::10"].map { IPAddress($0)! }
+        for address in addresses { resolver.request(address) }
+        #expect(resolver.waitUntilIdle(timeout: .seconds(5)))
+        #expect(addresses.allSatisfy { resolver.cached($0) != nil && resolver.cached($0) != .pending })
+    }
+
     @Test func theClassifierCountsAConfirmedResearchNameAndRefusesASpoofedOne() throws {
         let resolver = try resolver(server)
         let classifier = try Classifier(knowledge: KnowledgeBase.load(path: shippedKnowledgePath))
@@ -182,6 +190,15 @@ struct ResolverAgainstDNSMasqTests {
         #expect(dropped == 7 || dropped == 6)
         #expect(resolver.statistics.dropped == dropped)
         #expect(outcomes.prefix(3).allSatisfy { $0 == .queued })
+    }
+
+    @Test func waitingUntilIdleGivesUpAtItsTimeout() throws {
+        let silent = SilentUDPSocket()!
+        let resolver = try resolver(silent.server) { $0.queryTimeout = .seconds(30) }
+        resolver.request(IPAddress("192.0.2.1")!)
+        let start = ContinuousClock.now
+        #expect(!resolver.waitUntilIdle(timeout: .milliseconds(50)))
+        #expect(start.duration(to: .now) < .seconds(1))
     }
 
     @Test func droppingTheResolverStopsItsThreadWithQueriesOpen() throws {
