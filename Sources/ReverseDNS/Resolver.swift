@@ -38,10 +38,13 @@ public final class Resolver: Sendable {
         public var lookupsStarted = 0
         /// DNS queries sent, PTR and forward (c-ares's own retries not counted).
         public var queriesSent = 0
-        /// Lookups finished, by outcome.
+        /// Lookups finished with a forward-confirmed name.
         public var confirmed = 0
+        /// Lookups finished with PTR names none of which confirmed.
         public var unconfirmed = 0
+        /// Lookups finished without a PTR name.
         public var noName = 0
+        /// Lookups that failed (a timeout, a server failure).
         public var failed = 0
     }
 
@@ -135,7 +138,7 @@ public final class Resolver: Sendable {
     }
 }
 
-/// What callers and the resolver's thread share, and the descriptor that wakes the thread.
+/// What callers and the resolver's thread share, and the pipe that wakes the thread.
 private final class SharedState: Sendable {
     struct State {
         var cache: LookupCache
