@@ -86,14 +86,15 @@ struct DNSServerError: Error {
     let message: String
 }
 
-/// dnsmasq's path; installs it first when running as root without it.
+/// dnsmasq's path; installs it first when running as root without it (dnsmasq-base: the
+/// executable without the system service the dnsmasq package would start).
 private func findDNSMasq() -> String? {
     let path = "/usr/sbin/dnsmasq"
     if FileManager.default.isExecutableFile(atPath: path) { return path }
     guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/apt-get") else { return nil }
     let install = Process()
     install.executableURL = URL(fileURLWithPath: "/usr/bin/apt-get")
-    install.arguments = ["install", "-y", "-qq", "dnsmasq"]
+    install.arguments = ["install", "-y", "-qq", "dnsmasq-base"]
     install.environment = ["DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
     install.standardOutput = FileHandle.nullDevice
     install.standardError = FileHandle.nullDevice
