@@ -19,6 +19,13 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // c-ares's headers and library (Debian's libc-ares-dev, 1.18), found through pkg-config.
+        // Only ReverseDNS imports it.
+        .systemLibrary(
+            name: "CAres",
+            pkgConfig: "libcares",
+            providers: [.apt(["libc-ares-dev"])]
+        ),
         // One compiler builtin Swift lacks: cache prefetch, for the table's batched lookups.
         .target(name: "CPrefetch"),
         // Packet decoding: link layer to TCP/UDP/ICMP, pure Swift, no allocation per packet.
@@ -30,6 +37,9 @@ let package = Package(
         // Research-scanner knowledge and the verdict on an episode; no capture dependency, so any
         // sensor can call it.
         .target(name: "ScannerClassification", dependencies: ["ScanDetection", "WireFormat"]),
+        // The one Swift module over c-ares: asynchronous, cached, rate-limited reverse DNS with
+        // forward confirmation, yielding the classifier's ConfirmedPTR.
+        .target(name: "ReverseDNS", dependencies: ["CAres", "WireFormat", "ScannerClassification"]),
         // Output: JSON lines and the human table.
         .target(name: "ScanReport", dependencies: ["ScanDetection", "WireFormat"]),
         // OpenSSL's libcrypto, found through pkg-config. Only DShieldCrypto imports it.
@@ -68,6 +78,7 @@ let package = Package(
         .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
+        .testTarget(name: "ReverseDNSTests", dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
         .testTarget(
             name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat", "_ScanTapTestSupport"]),
