@@ -58,6 +58,7 @@ let package = Package(
             name: "ScanTapSensor",
             dependencies: [
                 "PacketCapture", "WireFormat", "ScanDetection", "ScanReport", "ScannerClassification", "DShieldReport",
+                "ReverseDNS",
             ]
         ),
         .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),

@@ -1,5 +1,5 @@
 public import ScannerClassification
-public import WireFormat
+import WireFormat
 
 /// What reverse DNS says about an address, as far as the resolver knows it.
 public enum ReverseLookup: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import ReverseDNS
 import ScanDetection
 import ScannerClassification
 
@@ -7,6 +8,26 @@ enum ClassifierSetup {
     /// (`$SCANTAP_KNOWLEDGE_DIR`, then `knowledge/` beside or above the executable, then the
     /// installed share folders).
     static let shippedKnowledge = "research-scanners.tsv"
+
+    /// The PTR resolver for `--resolve`, or nil.
+    ///
+    /// - Throws: `SensorError.usage` for a `--resolver` that is not ADDR[:PORT], `.runtime` when
+    ///   c-ares cannot start.
+    static func resolver(_ options: SensorOptions.ClassificationOptions) throws(SensorError) -> Resolver? {
+        guard options.enabled && options.resolve else { return nil }
+        var server: DNSServer? = nil
+        if let text = options.resolver {
+            guard let parsed = DNSServer(text) else {
+                throw SensorError.usage("--resolver: '\(text)' is not ADDR[:PORT] or [IPv6]:PORT")
+            }
+            server = parsed
+        }
+        do throws(ResolverError) {
+            return try Resolver(configuration: ResolverConfiguration(server: server))
+        } catch {
+            throw SensorError.runtime("--resolve: \(error)")
+        }
+    }
 
     /// The classifier, or nil when classification is off.
     ///

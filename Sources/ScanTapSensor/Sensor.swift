@@ -1,8 +1,10 @@
 import Dispatch
 import Synchronization
-public import ScanDetection
+import ScanDetection
 public import ScanReport
 import PacketCapture
+import ReverseDNS
+import ScannerClassification
 import WireFormat
 #if canImport(Glibc)
 import Glibc
@@ -21,8 +23,11 @@ public final class Sensor: @unchecked Sendable {
     private let sinkLock = Mutex(())
     private let detector: ScanDetector
     /// Labels episodes before they are reported: the shared classifier, built from the options
-    /// when `run` starts unless one is set here first.
-    public var classifier: (any EpisodeClassifier)?
+    /// when `run` starts.
+    private var classifier: Classifier?
+    /// Asynchronous PTR lookups (`--resolve`): asked when a source is declared, read when its
+    /// episode closes; the capture path never waits for them.
+    private var resolver: Resolver?
     private let stopper = Stopper()
     private var episodesReported = 0
 
@@ -41,7 +46,8 @@ public final class Sensor: @unchecked Sendable {
     /// far and the statistics are reported before an error is thrown.
     public func run() throws(SensorError) {
         // Loaded before any packet is read: a bad knowledge file stops the run at once.
-        if classifier == nil { classifier = try ClassifierSetup.build(options.classification) }
+        classifier = try ClassifierSetup.build(options.classification)
+        resolver = try ClassifierSetup.resolver(options.classification)
         switch options.mode {
         case .read(let files): try runRead(files)
         case .live(let interfaces): try runLive(interfaces)
@@ -209,6 +215,8 @@ public final class Sensor: @unchecked Sendable {
     // MARK: Reporting
 
     private func report(_ alert: Alert) {
+        // The lookup starts now so that its answer has usually landed when the episode closes.
+        _ = resolver?.request(alert.source)
         sinkLock.withLock { _ in sink.alert(alert) }
     }
 
@@ -222,7 +230,10 @@ public final class Sensor: @unchecked Sendable {
         guard !episodes.isEmpty else { return }
         sinkLock.withLock { _ in
             for var episode in episodes {
-                if let classifier { episode.classification = classifier.classify(episode) }
+                if let classifier {
+                    let ptr = resolver?.cached(episode.source)?.ptr
+                    episode.classification = classifier.classify(episode, ptr: ptr).classification
+                }
                 sink.episode(episode)
                 episodesReported += 1
             }
@@ -230,6 +241,9 @@ public final class Sensor: @unchecked Sendable {
     }
 
     private func finish(_ partial: RunStatistics) {
+        if options.classification.resolveWait > 0, case .read = options.mode {
+            _ = resolver?.waitUntilIdle(timeout: .seconds(options.classification.resolveWait))
+        }
         report(detector.closeAll())
         var statistics = partial
         statistics.sourcesTracked = detector.table.insertions

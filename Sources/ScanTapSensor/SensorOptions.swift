@@ -86,6 +86,15 @@ public struct SensorOptions: Sendable {
         /// `--demote ORG` / `--drop ORG`.
         public var demoted: Set<String> = []
         public var dropped: Set<String> = []
+        /// `--resolve`: look up each scanner's PTR name (forward-confirmed) as evidence. Off by
+        /// default: live, a lookup can tip the scanner off that it was noticed.
+        public var resolve = false
+        /// `--resolver ADDR[:PORT]`: the DNS server to ask; the system's otherwise.
+        public var resolver: String? = nil
+        /// `--resolve-wait SECONDS` (read): at the end of the input, wait up to this long for
+        /// lookups still in flight before the last episodes are labelled. 0 by default: reading
+        /// a file never waits on DNS.
+        public var resolveWait = 0
 
         public init() {}
     }
@@ -210,6 +219,12 @@ public struct SensorOptions: Sendable {
                 dshield.ipv6 = true
             case "--dshield-userid":
                 dshield.userID = try integer(argument, 0...Int(Int32.max))
+            case "--resolve":
+                classification.resolve = true
+            case "--resolver":
+                classification.resolver = try value(argument)
+            case "--resolve-wait" where command == "read":
+                classification.resolveWait = try integer(argument, 0...600)
             case "--no-classify":
                 classification.enabled = false
             case "--knowledge":
@@ -295,6 +310,10 @@ public struct SensorOptions: Sendable {
           --asn-db FILE           an IP-to-ASN database (iptoasn.com TSV) to apply ASN rows
           --demote ORG, --drop ORG    treat an organisation as unknown, or forget it
           --no-classify           report every episode as unknown
+          --resolve               use forward-confirmed PTR names as evidence (asynchronous; off by
+                                  default because lookups can tip a scanner off)
+          --resolver ADDR[:PORT]  the DNS server for --resolve (default: the system's)
+          --resolve-wait SECONDS  read: at the end, wait this long for lookups in flight (default 0)
         DShield (read):
           --home-net CIDR,...     the network you guard: records are unsolicited inbound flows to it
           --dshield-text FILE     write the classic tab-separated DShield records to FILE
