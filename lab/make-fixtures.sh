@@ -153,15 +153,17 @@ sc_nmap_udp4() {
     "$victim4_ns"
 }
 
-sc_nmap_pingsweep4() {
-  local range=198.18.5.0/27
-  cap_start nmap-pingsweep4 &&
+ping_sweep() {  # ping_sweep NAME RANGE
+  local name="$1" range="$2"
+  cap_start "$name" &&
   nmap_in "$LAB_NS_SCAN" "$range" -n -sn -PE --disable-arp-ping --max-retries 1 &&
-  cap_stop nmap-pingsweep4 &&
-  finish nmap-pingsweep4 "nmap -sn -PE ping sweep of the dark $range (routed via the victim, nobody answers)" \
+  cap_stop "$name" &&
+  finish "$name" "nmap -sn -PE ping sweep of the dark $range (routed via the victim, nobody answers)" \
     "$(scanner "$LAB_SCAN4" icmp "nmap -n -sn -PE --disable-arp-ping --max-retries 1" "$range" "-" '"scan_type":"ICMP echo sweep (horizontal)"')" \
     "$victim4_ns"
 }
+sc_nmap_pingsweep4()      { ping_sweep nmap-pingsweep4 198.18.5.0/27; }       # 32 hosts
+sc_nmap_pingsweep4_wide() { ping_sweep nmap-pingsweep4-wide 198.18.5.0/24; }  # 256 hosts
 
 sc_nmap_syn6() {
   cap_start nmap-syn6 &&
@@ -269,7 +271,7 @@ sc_backscatter() {
 }
 
 ALL=(nmap_syn4 nmap_connect4 nmap_fin4 nmap_null4 nmap_xmas4 nmap_ack4 nmap_maimon4
-     nmap_udp4 nmap_pingsweep4 nmap_syn6 nmap_decoy4 nmap_frag4 nmap_t1_syn4
+     nmap_udp4 nmap_pingsweep4 nmap_pingsweep4_wide nmap_syn6 nmap_decoy4 nmap_frag4 nmap_t1_syn4
      masscan_syn4 zmap_syn4 hping3_syn4 benign backscatter)
 SELECTED=("$@"); [ "${#SELECTED[@]}" -gt 0 ] || SELECTED=("${ALL[@]}")
 FAILED=()
