@@ -7,7 +7,8 @@ Command (from anywhere; paths given on the command line are relative to the curr
 
 Defaults: scantap is `.build/release/scantap` under the repository root (the parent of this
 script's folder; build it with `swift build -c release --product scantap`), and the inputs are
-`samples/` plus `../shared/eval-public/` (both relative to the repository root) when that
+`samples/`, `Tests/Fixtures/lab/` (the lab scenarios of `lab/make-fixtures.sh`) plus
+`../shared/eval-public/` (all relative to the repository root) when that
 folder exists. A directory contributes every `*.pcap` / `*.pcapng` directly inside it; a capture
 counts only when a sibling `NAME.truth.json` exists (NAME = the file name without .pcap/.pcapng).
 
@@ -409,12 +410,12 @@ def main():
     parser.add_argument("--scantap", default=os.path.join(REPO, ".build", "release", "scantap"),
                         help="scantap binary (default: .build/release/scantap in the repo)")
     parser.add_argument("inputs", nargs="*", metavar="DIR_OR_FILE",
-                        help="capture files or folders (default: samples/ and "
+                        help="capture files or folders (default: samples/, Tests/Fixtures/lab/ and "
                              "../shared/eval-public/ when it exists)")
     args = parser.parse_args()
     inputs = args.inputs
     if not inputs:
-        inputs = [os.path.join(REPO, "samples")]
+        inputs = [os.path.join(REPO, "samples"), os.path.join(REPO, "Tests", "Fixtures", "lab")]
         public = os.path.normpath(os.path.join(REPO, "..", "shared", "eval-public"))
         if os.path.isdir(public):
             inputs.append(public)
