@@ -1,7 +1,7 @@
 // scantap-bench: reruns the sensor's speed and memory measurements.
 //
 //   swift run -c release scantap-bench [--packets N] [--sources N] [--max-sources N] [--rounds N]
-//                                      [--capture FILE] [--knowledge FILE] [pipeline|table|classify]...
+//                                      [--capture FILE] [--knowledge FILE] [pipeline|table|classify|resolve]...
 //
 // `pipeline`: generates the synthetic savefile (if FILE does not exist yet), then in alternating
 // rounds times the libpcap floor (pcap_dispatch with an empty callback) and `scantap read` on the
@@ -9,7 +9,8 @@
 // `table`: updates per second of the source table from 1 and from 2 threads.
 // `classify`: research-scanner lookups per second on random addresses, and the heap the loaded
 // knowledge base takes, with the shipped file alone and with an ISC-feed-sized set of addresses.
-// All run when none is named. Times are medians; ratios come from the same run.
+// `resolve`: `scantap read` with and without `--resolve` against a DNS server that never answers.
+// All but `resolve` run when none is named. Times are medians; ratios come from the same run.
 import Dispatch
 import PacketCapture
 import ScanDetection
@@ -44,7 +45,7 @@ while let argument = arguments.popFirst() {
     case "--rounds": rounds = number()
     case "--capture": capturePath = arguments.popFirst() ?? capturePath
     case "--knowledge": knowledgePath = arguments.popFirst()
-    case "pipeline", "table", "classify": selected.append(argument)
+    case "pipeline", "table", "classify", "resolve": selected.append(argument)
     default: print("scantap-bench: unknown argument \(argument)"); exit(2)
     }
 }
@@ -118,6 +119,36 @@ if selected.contains("pipeline") {
     print("  scantap read --format json:                    \(String(format3(seconds(read)))) s, \(Int(Double(packets) / seconds(read) / 1e3)) kpkt/s")
     print("  ratio (scantap / floor throughput):            \(format3(seconds(floor) / seconds(read)))")
     print("  scantap peak memory: \(peak / 1024) MiB (table: \(SourceTable(maxSources: maxSources).memoryBytes / 1_048_576) MiB)")
+}
+
+if selected.contains("resolve") {
+    // `read --resolve` against a DNS server that never answers: a UDP socket bound on loopback
+    // and never read. The capture path must not wait for DNS, so the two should run alike.
+    if access(capturePath, R_OK) != 0 { try capture.write(to: capturePath) }
+    let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && getsockname(silent, $0, &length) == 0 }
+    }
+    let port = UInt16(bigEndian: address.sin_port)
+    let scantap = executableDirectory() + "/scantap"
+    let plain = [scantap, "read", "--format", "json", "--max-sources", String(maxSources), capturePath]
+    let resolving = plain + ["--resolve", "--resolver", "127.0.0.1:\(port)"]
+    _ = timeCommand(plain)
+    var plainTimes: [Duration] = [], resolvingTimes: [Duration] = []
+    for _ in 0..<rounds {
+        plainTimes.append(timeCommand(plain).0)
+        resolvingTimes.append(timeCommand(resolving).0)
+    }
+    let a = median(plainTimes), b = median(resolvingTimes)
+    print("resolve: scantap read on \(capturePath), with and without --resolve against a silent server (127.0.0.1:\(port))")
+    print("  read:           \(format3(seconds(a))) s")
+    print("  read --resolve: \(format3(seconds(b))) s")
+    print("  ratio (with / without, throughput): \(format3(seconds(a) / seconds(b)))")
+    close(silent)
 }
 
 if selected.contains("table") {
