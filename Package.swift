@@ -63,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),
         // Frame building for tests and the benchmark's synthetic capture; not part of the sensor.
-        .target(name: "_ScanTapTestSupport", dependencies: ["WireFormat"]),
+        .target(name: "_ScanTapTestSupport", dependencies: ["WireFormat", "ReverseDNS"]),
         // Benchmarks and the synthetic capture generator; `swift run -c release scantap-bench`.
         .executableTarget(
             name: "scantap-bench",
@@ -79,13 +79,15 @@ let package = Package(
         .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
-        .testTarget(name: "ReverseDNSTests", dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat"]),
+        .testTarget(
+            name: "ReverseDNSTests",
+            dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
         .testTarget(
             name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScanTapSensorTests",
-            dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport"]
+            dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport", "ReverseDNS"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import ReverseDNS
 import ScanDetection
 public import ScanReport
 import ScannerClassification
@@ -16,8 +17,19 @@ public enum ClassifyCommand {
         var classificationOptions = options.classification
         classificationOptions.enabled = true
         guard let classifier = try ClassifierSetup.build(classificationOptions) else { return }
+        // With --resolve, every lookup is started first and waited for once: this is no capture
+        // path, and an answer is worth the wait here.
+        let resolver = try ClassifierSetup.resolver(classificationOptions)
+        func resolve(_ sources: [IPAddress]) {
+            guard let resolver else { return }
+            for source in sources { _ = resolver.request(source) }
+            _ = resolver.waitUntilIdle(timeout: lookupWait)
+        }
+        func ptr(_ address: IPAddress) -> ConfirmedPTR? { resolver?.cached(address)?.ptr }
+
+        resolve(addresses)
         for address in addresses {
-            sink.verdict(for: address, classifier.classify(address: address, observed: Observation()).classification)
+            sink.verdict(for: address, classifier.classify(address: address, observed: Observation(), ptr: ptr(address)).classification)
         }
         guard let episodes else { return }
         let text: String
@@ -29,28 +41,48 @@ public enum ClassifyCommand {
             }
             text = contents
         }
+        // Parsed in full first, so that --resolve can ask for every source at once.
+        var lines: [(text: Substring, episode: Episode?)] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !line.allSatisfy(\.isWhitespace) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
                 sink.flush()
                 throw SensorError.runtime("\(episodes):\(index + 1): not a JSON object")
             }
             switch object["event"] as? String {
-            case "scan": break
+            case "scan":
+                guard let episode = Episode(scanLine: object) else {
+                    for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
+                    sink.flush()
+                    throw SensorError.runtime("\(episodes):\(index + 1): a scan line without a valid src, first_seen or last_seen")
+                }
+                lines.append((line, episode))
             case "summary": continue  // counted under the old verdicts: stale once relabelled
-            default:
-                sink.passThrough(String(line))  // alerts and stats pass through untouched
-                continue
+            default: lines.append((line, nil))  // alerts and stats pass through untouched
             }
-            guard var episode = Episode(scanLine: object) else {
-                sink.flush()
-                throw SensorError.runtime("\(episodes):\(index + 1): a scan line without a valid src, first_seen or last_seen")
-            }
-            episode.classification = classifier.classify(episode)
-            sink.episode(episode)
         }
+        resolve(lines.compactMap { $0.episode?.source })
+        for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
         sink.flush()
     }
+}
+
+/// How long `classify --resolve` waits for its lookups: two tries of the resolver's 2 s timeout
+/// for the PTR and again for the forward check, with a margin.
+private let lookupWait: Duration = .seconds(10)
+
+/// One line of `classify --episodes` output: a relabelled scan line, or a line passed through.
+private func write(
+    _ text: Substring, _ episode: Episode?, to sink: JSONLinesSink, _ classifier: Classifier,
+    _ ptr: (IPAddress) -> ConfirmedPTR?
+) {
+    guard var episode else {
+        sink.passThrough(String(text))
+        return
+    }
+    episode.classification = classifier.classify(episode, ptr: ptr(episode.source)).classification
+    sink.episode(episode)
 }
 
 extension Episode {

@@ -1,5 +1,6 @@
 @testable import ReverseDNS
 import Testing
+import _ScanTapTestSupport
 import WireFormat
 
 @Suite struct LookupCacheTests {

@@ -3,6 +3,7 @@ import Foundation
 import ScanDetection
 import ScannerClassification
 import Testing
+import _ScanTapTestSupport
 import WireFormat
 
 /// A resolver for tests: short timeouts, so a lost answer fails the test in seconds.

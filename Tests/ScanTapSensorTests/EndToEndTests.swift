@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import PacketCapture
+import ReverseDNS
 import WireFormat
 import _ScanTapTestSupport
 
@@ -156,6 +157,21 @@ private func temporary(_ name: String) -> String {
         let broken = try Scantap.run(["classify", "--episodes", "-"], stdin: Data("{\"event\":\"stats\"}\nnot json\n".utf8))
         #expect(broken.status == 1 && broken.stderr.contains("-:2: not a JSON object"))
         #expect(broken.events.count == 1)
+    }
+
+    @Test(.enabled(if: LocalDNSServer.available, "dnsmasq is missing and cannot be installed"))
+    func classifyWithResolveTrustsOnlyForwardConfirmedNames() throws {
+        let server = try #require(LocalDNSServer.shared).server
+        // 192.0.2.10's PTR census1.shodan.io resolves back to it; 192.0.2.66's scan.shodan.io
+        // points elsewhere (a spoofed PTR). Documentation addresses, served by a local dnsmasq.
+        let result = try Scantap.run(["classify", "--resolve", "--resolver", server.description, "192.0.2.10", "192.0.2.66"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.events
+        #expect(lines.count == 2)
+        #expect(lines.first?["verdict"] as? String == "research" && lines.first?["org"] as? String == "Shodan")
+        #expect(lines.last?["verdict"] as? String == "unknown")
+        let why = (lines.last?["evidence"] as? [String])?.joined(separator: " ") ?? ""
+        #expect(why.contains("scan.shodan.io") && why.contains("confirm"), "\(why)")
     }
 
     @Test func helpAndVersionExitZero() throws {

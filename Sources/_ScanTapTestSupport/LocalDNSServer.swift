@@ -1,14 +1,17 @@
 import Foundation
-@testable import ReverseDNS
+public import ReverseDNS
 import WireFormat
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A dnsmasq on 127.0.0.1 serving a small zone of documentation addresses, for the duration of
 /// the test process. Nothing leaves the machine: every name asked is answered locally (`--local`
 /// makes dnsmasq authoritative for the test domains and it has no upstream server).
-final class LocalDNSServer: Sendable {
+public final class LocalDNSServer: Sendable {
     /// The zone, as dnsmasq options. Addresses are from the documentation blocks (RFC 5737,
     /// RFC 3849).
-    static let records = [
+    public static let records = [
         // Forward-confirmed: the PTR and the A record agree.
         "--host-record=census1.shodan.io,192.0.2.10",
         "--host-record=census6.shodan.io,2001:db8::10",
@@ -18,7 +21,7 @@ final class LocalDNSServer: Sendable {
         // Spoofed with a name that does not exist at all.
         "--ptr-record=67.2.0.192.in-addr.arpa,ghost.shodan.io",
         // Spoofed over IPv6: scan.shodan.io has no AAAA record.
-        "--ptr-record=\(IPAddress("2001:db8::66")!.reverseDNSName),scan.shodan.io",
+        "--ptr-record=6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa,scan.shodan.io",
         // Two PTR names, only the second confirms.
         "--ptr-record=11.2.0.192.in-addr.arpa,decoy.shodan.io",
         "--ptr-record=11.2.0.192.in-addr.arpa,census2.shodan.io",
@@ -30,17 +33,17 @@ final class LocalDNSServer: Sendable {
         "--local=/shodan.io/", "--local=/2.0.192.in-addr.arpa/", "--local=/8.b.d.0.1.0.0.2.ip6.arpa/",
     ]
 
-    let server: DNSServer
+    public let server: DNSServer
     private let process: Process
 
     /// The shared server, or nil when dnsmasq is missing and cannot be installed (the tests
     /// that need it are then skipped).
-    static let shared: LocalDNSServer? = {
+    public static let shared: LocalDNSServer? = {
         guard let executable = findDNSMasq() else { return nil }
         return try? LocalDNSServer(executable: executable)
     }()
 
-    static var available: Bool { shared != nil }
+    public static var available: Bool { shared != nil }
 
     private init(executable: String) throws {
         let port = freeUDPPort()
@@ -82,8 +85,8 @@ final class LocalDNSServer: Sendable {
     }
 }
 
-struct DNSServerError: Error {
-    let message: String
+public struct DNSServerError: Error {
+    public let message: String
 }
 
 /// dnsmasq's path; installs it first when running as root without it (dnsmasq-base: the
@@ -104,19 +107,19 @@ private func findDNSMasq() -> String? {
 }
 
 /// A UDP port on 127.0.0.1 nobody is using right now: bound to port 0, read back, released.
-func freeUDPPort() -> UInt16 {
+public func freeUDPPort() -> UInt16 {
     SilentUDPSocket()!.port
 }
 
 /// A UDP socket bound on the loopback address that never answers: a DNS server that is down.
-final class SilentUDPSocket: Sendable {
-    let descriptor: Int32
-    let port: UInt16
-    let server: DNSServer
+public final class SilentUDPSocket: Sendable {
+    public let descriptor: Int32
+    public let port: UInt16
+    public let server: DNSServer
 
     /// Binds to 127.0.0.1, or ::1 when `ipv6`, on a port the kernel picks; nil when that family
     /// has no loopback address here.
-    init?(ipv6: Bool = false) {
+    public init?(ipv6: Bool = false) {
         let descriptor = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         self.descriptor = descriptor
@@ -148,7 +151,7 @@ final class SilentUDPSocket: Sendable {
     }
 
     /// Whether a datagram (a query) has arrived, without waiting.
-    func receivedDatagram() -> Bool {
+    public func receivedDatagram() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 512)
         return recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT)) > 0
     }
