@@ -4,7 +4,7 @@ public import WireFormat
 /// `params.h`. The README's "Tunables" table mirrors this file.
 public struct DetectorConfiguration: Sendable {
     /// Sources tracked at once; rounded up to a power of two. Memory is fixed at start-up:
-    /// `SourceTable.bytesPerSource` (328) bytes each, so the default 65,536 costs 20.5 MiB — in
+    /// `SourceTable.bytesPerSource` (392) bytes each, so the default 65,536 costs 24.5 MiB — in
     /// the range of Snort 3's 10 MiB port-scan memcap, but holding distinct-count bitmaps for
     /// every source. Size it at about twice the sources expected at once: a bucket of 8 slots
     /// overflows rarely at half load. A flood of spoofed sources evicts idle entries; it cannot

@@ -139,6 +139,9 @@ public struct Episode: Sendable {
     public var toolConfidence: Double? = nil
     /// Nil without `--home-net`.
     public var direction: ScanDirection? = nil
+    /// Hosts the scanner sent payload to on pairs it had probed: logins or exploits after the
+    /// scan (an estimate; 0 when none were seen, or when a filter dropped data segments).
+    public var payloadHosts = 0
     public var classification = Classification.unknown
 
     public init(

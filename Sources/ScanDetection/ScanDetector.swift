@@ -117,6 +117,7 @@ public final class ScanDetector: Sendable {
             if flags.contains(.rst) { return packet.destination }
             if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
             if flags == .ack && packet.payloadLength == 0 { return packet.source }
+            if packet.payloadLength > 0 { return packet.source }  // payload after a handshake
             return nil
         case .udp:
             // Multicast and broadcast datagrams (mDNS, SSDP, DHCP) are announcements, not probes.
@@ -197,6 +198,14 @@ public final class ScanDetector: Sendable {
         // after the first carries ACK, and a FIN without it is nmap's -sF, no flags its -sN,
         // FIN+PSH+URG its -sX.
         if !flags.contains(.ack) { return probe(packet, tag: tag) }
+        if packet.payloadLength > 0 {
+            // Data on a pair the source probed: it came back to talk (a login, an exploit).
+            guard let slot = table.find(tag: tag),
+                table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
+            else { return nil }
+            _ = table.insertBit(slot, Field.payloadHostBitmap, table.hostIndex(packet.destination))
+            return nil
+        }
         vote(packet, Field.handshakes, tag: tag)
         return nil
     }
@@ -419,6 +428,7 @@ public final class ScanDetector: Sendable {
             episode.tool = tool
             episode.toolConfidence = confidence
         }
+        episode.payloadHosts = s.payloadHosts
         if hasHomeNetwork {
             let fromHome = isHome(s.address)
             episode.direction =

@@ -12,11 +12,12 @@ import Glibc
 /// Two allocations made at start-up and never grown, both cache-line aligned:
 /// - the **tags**: one 64-bit word per slot, grouped in buckets of 8 that fill one cache line, so
 ///   a lookup reads exactly one line whatever the load;
-/// - the **slots**: 40 atomic words (320 bytes, 5 cache lines) per source. Line 0 holds everything
+/// - the **slots**: 48 atomic words (384 bytes, 6 cache lines) per source. Line 0 holds everything
 ///   a probe or an answer counts (state, times, SYN counts, contacts, outcomes, the walk); line 1
 ///   the contacted-pairs and ports bitmaps; line 2 the hosts and answered-pairs bitmaps (256 bits
 ///   each, for linear-counting estimates); line 3 what a declaration and the technique votes
-///   need; line 4 the exact port sample.
+///   need; line 4 the exact port sample, fingerprint evidence and small counters; line 5 the
+///   hosts the source sent payload to after probing them.
 /// A probe therefore touches four lines: its tag bucket, line 0, line 1 and line 2.
 ///
 /// ## Concurrency
@@ -83,10 +84,14 @@ public final class SourceTable: @unchecked Sendable {
         /// A 64-bit map of the networks (IPv4 /16, IPv6 /32) that stack SYNs went to: how widely
         /// a connecting client's targets are spread (`DetectorConfiguration.spreadNetworks`).
         static let networkBitmap = 39
+        // Line 5: what the source did after its handshakes, touched only by its data segments.
+        /// Hosts (256-bit map) the source sent payload to on a pair it had probed: a scan
+        /// followed by logins or exploits (the classifier's "payload after the scan" evidence).
+        static let payloadHostBitmap = 40
     }
 
     /// 64-bit words per slot.
-    public static let wordsPerSlot = 40
+    public static let wordsPerSlot = 48
     /// Bytes of state per tracked source: its slot and its tag.
     public static let bytesPerSource = wordsPerSlot * 8 + 8
     /// Slots a source may occupy: one bucket of tags, one cache line. scanlogd caps its chains at
@@ -621,7 +626,8 @@ public final class SourceTable: @unchecked Sendable {
             distinctTargets: estimate(slot, Field.hostBitmap),
             distinctPairs: estimate(slot, Field.pairBitmap),
             portSample: ports,
-            toolEvidence: toolEvidence(slot))
+            toolEvidence: toolEvidence(slot),
+            payloadHosts: estimate(slot, Field.payloadHostBitmap))
     }
 }
 
@@ -684,4 +690,6 @@ public struct SourceSnapshot: Sendable {
     public let distinctPairs: Int
     public let portSample: [UInt16]
     public let toolEvidence: ToolFingerprint.Evidence
+    /// Distinct hosts the source sent payload to on pairs it had probed (an estimate).
+    public let payloadHosts: Int
 }

@@ -45,6 +45,7 @@ public final class JSONLinesSink: EventSink {
         line.key("closed_by", string: e.end.rawValue)
         line.key("confidence", number: e.classification.confidence)
         line.key("direction", string: e.direction?.rawValue)
+        line.key("payload_hosts", e.payloadHosts)
         emit()
     }
 

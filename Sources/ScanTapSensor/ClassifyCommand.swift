@@ -106,5 +106,6 @@ extension Episode {
             end: (o["closed_by"] as? String).flatMap(EpisodeEnd.init(rawValue:)) ?? .endOfInput)
         tool = o["tool"] as? String
         toolConfidence = (o["tool_confidence"] as? NSNumber)?.doubleValue
+        payloadHosts = int("payload_hosts")
     }
 }

@@ -298,7 +298,7 @@ public struct SensorOptions: Sendable {
           --filter NAME|FILE|EXPR BPF filter: bpf/NAME.bpf, a filter file, or an expression
                                   (default: none for read, bpf/default.bpf for live)
           --max-sources N         sources tracked at once, memory fixed at start (default 65536,
-                                  328 bytes each)
+                                  392 bytes each)
           --ipv6-group LEN        key IPv6 sources by this prefix length (default 128)
           --ignore CIDR,...       never track these sources (your own scanners)
           --idle-gap SECONDS      close an episode after this long without probes (default 900)

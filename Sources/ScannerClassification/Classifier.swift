@@ -12,6 +12,8 @@ public struct Observation: Sendable {
     public var ports: [UInt16]
     /// Distinct destination ports probed (an estimate is fine); at least `ports.count`.
     public var distinctPorts: Int
+    /// Hosts the source went back to with payload after probing them.
+    public var payloadHosts = 0
 
     public init(tool: String? = nil, toolConfidence: Double? = nil, ports: [UInt16] = [], distinctPorts: Int? = nil) {
         self.tool = tool
@@ -24,6 +26,7 @@ public struct Observation: Sendable {
         self.init(
             tool: episode.tool, toolConfidence: episode.toolConfidence, ports: episode.ports,
             distinctPorts: episode.distinctPorts)
+        payloadHosts = episode.payloadHosts
     }
 }
 
@@ -217,6 +220,11 @@ public struct Classifier: EpisodeClassifier {
             let share = observed.toolConfidence.map { " in \(Int(($0 * 100).rounded())) % of the first probes" } ?? ""
             evidence.append("Mirai fingerprint: TCP sequence number equals the target address\(share)")
             malicious.append(configuration.miraiConfidence)
+        }
+        if observed.payloadHosts >= configuration.payloadHostsAfterScan {
+            evidence.append(
+                "payload sent to \(observed.payloadHosts) hosts after probing them: logins or exploits follow the scan")
+            malicious.append(configuration.payloadAfterScanConfidence)
         }
         if let aimed = exploitedServices(observed) {
             if attribution != nil && !configuration.exploitedPortsOverrideResearch {

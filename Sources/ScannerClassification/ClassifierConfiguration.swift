@@ -50,6 +50,16 @@ public struct ClassifierConfiguration: Sendable {
     /// unlisted addresses look the same.
     public var exploitedPortsConfidence = 0.6
 
+    /// A scanner that goes back to this many of the hosts it probed with payload (completed
+    /// handshakes carrying data) is logging in or exploiting: brute force after the scan.
+    /// Research scanners grab a banner from some services, so one or two hosts prove nothing;
+    /// five is where a banner survey of a small network would still fall short of it.
+    public var payloadHostsAfterScan = 5
+
+    /// Payload to many scanned hosts is strong evidence, though a banner-grabbing survey of a
+    /// large network can reach it too.
+    public var payloadAfterScanConfidence = 0.8
+
     /// No verdict is certain: lists go stale and addresses change hands (reference pitfall 5).
     public var maximumConfidence = 0.99
 

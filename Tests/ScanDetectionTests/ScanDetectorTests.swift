@@ -305,6 +305,26 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(alerts == 1)
     }
 
+    @Test func payloadSentBackToProbedHostsIsCountedByHost() throws {
+        let d = detector()
+        for n in 0..<8 {
+            let host = Traffic.host(300 + n)
+            _ = d.process(Traffic.tcp(scanner, 40000, host, 22, .syn, at: Double(n)))
+            _ = d.process(Traffic.tcp(host, 22, scanner, 40000, [.syn, .ack], at: Double(n)))
+            _ = d.process(Traffic.tcp(scanner, 40000, host, 22, .ack, at: Double(n)))
+            if n < 6 {  // a login attempt: data on the pair it probed, several segments each
+                for _ in 0..<3 { _ = d.process(Traffic.tcp(scanner, 40000, host, 22, [.psh, .ack], at: Double(n), payload: 40)) }
+            }
+        }
+        for port in UInt16(1)...20 {  // the scan that makes it an episode
+            _ = d.process(Traffic.tcp(scanner, 40001, victim, port, .syn))
+            _ = d.process(Traffic.tcp(victim, port, scanner, 40001, [.rst, .ack]))
+        }
+        // Data to a host it never probed does not count.
+        _ = d.process(Traffic.tcp(scanner, 40002, Traffic.host(999), 443, [.psh, .ack], payload: 100))
+        #expect(try #require(d.closeAll().first).payloadHosts == 6)
+    }
+
     @Test func ignoredSourcesAreNeverTracked() {
         let d = detector { $0.ignoredSources = [IPPrefix("198.18.0.0/24")!] }
         for port in UInt16(1)...60 { _ = d.process(Traffic.tcp(scanner, 1, victim, port, .syn)) }

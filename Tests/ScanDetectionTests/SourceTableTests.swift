@@ -7,7 +7,7 @@ import WireFormat
         let table = SourceTable(maxSources: 1000)
         #expect(table.capacity == 1024)
         #expect(table.memoryBytes == 1024 * SourceTable.bytesPerSource)
-        #expect(SourceTable.bytesPerSource == 328)
+        #expect(SourceTable.bytesPerSource == 392)
     }
 
     @Test(arguments: [1, 5, 25, 100, 300])

@@ -30,7 +30,7 @@ private func episode(classification: Classification = .unknown, tool: String? = 
         let sink = JSONLinesSink(output: MemoryOutput())
         sink.episode(episode())
         #expect((sink.output as! MemoryOutput).text == """
-            {"event":"scan","src":"2001:db8::3","first_seen":"2026-12-04T15:33:15.023119Z","last_seen":"2026-12-04T15:33:16.523119Z","technique":"syn","shape":"vertical","probes":1002,"distinct_ports":997,"distinct_targets":1,"ports":[21,22,80],"detected_after":5,"tool":null,"tool_confidence":null,"verdict":"unknown","org":null,"evidence":[],"decided_by":"sequential-test","successes":3,"failures":990,"closed_by":"idle","confidence":null,"direction":null}
+            {"event":"scan","src":"2001:db8::3","first_seen":"2026-12-04T15:33:15.023119Z","last_seen":"2026-12-04T15:33:16.523119Z","technique":"syn","shape":"vertical","probes":1002,"distinct_ports":997,"distinct_targets":1,"ports":[21,22,80],"detected_after":5,"tool":null,"tool_confidence":null,"verdict":"unknown","org":null,"evidence":[],"decided_by":"sequential-test","successes":3,"failures":990,"closed_by":"idle","confidence":null,"direction":null,"payload_hosts":0}
 
             """)
     }

@@ -86,6 +86,21 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
         #expect(result.evidence.last == "behaviour overrides the research listing of Censys")
     }
 
+    @Test func payloadToManyScannedHostsIsMaliciousAndAFewBannersAreNot() throws {
+        let c = try classifier()
+        var episode = Episode(
+            source: IPAddress("198.51.100.24")!, firstSeen: Timestamp(nanoseconds: 0), lastSeen: Timestamp(nanoseconds: 1),
+            technique: .connect, shape: .horizontal, probes: 300, distinctPorts: 1, distinctTargets: 250, ports: [22],
+            detectedAfter: 5, declaredAt: Timestamp(nanoseconds: 1), decidedBy: .sequentialTest, successes: 12,
+            failures: 200, end: .idle)
+        episode.payloadHosts = 12
+        let brute = c.classify(episode, ptr: nil)
+        #expect(brute.verdict == .malicious)
+        #expect(brute.evidence.contains("payload sent to 12 hosts after probing them: logins or exploits follow the scan"))
+        episode.payloadHosts = 2
+        #expect(c.classify(episode, ptr: nil).verdict == .unknown)
+    }
+
     @Test func aMiraiEpisodeFromAnAddressNobodyListsIsMalicious() throws {
         let c = try classifier()
         var episode = Episode(
