@@ -4,10 +4,11 @@
 Checks each POST as DShield would need it: the HMAC of X-ISC-Authorization under the given key
 (reference dshield.md section 2.3), the body's authheader, the JSON schema with the official
 client's types. Answers with the comma-separated STATUSES in turn (then 200; 429 carries
-Retry-After: 1; a POST that fails a check gets 400), appends every accepted record to RECEIVED as
+Retry-After: 1; `slow` stores the batch, then answers 200 only after 30 s; a POST that fails a
+check gets 400), appends every accepted record to RECEIVED as
 one JSON line, and prints the port it listens on (127.0.0.1 only) as its first line.
 """
-import base64, hashlib, hmac, http.server, json, re, sys
+import base64, hashlib, hmac, http.server, json, re, sys, time
 userid, apikey, received = sys.argv[1], sys.argv[2], sys.argv[4]
 statuses = [s for s in sys.argv[3].split(",") if s]
 TYPES = {"time": int, "flags": str, "sip": str, "dip": str, "proto": int, "sport": str, "dport": str, "version": int}
@@ -28,13 +29,19 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         for log in doc["logs"]:
             ok = ok and list(log) == list(TYPES) and all(type(log[k]) is t for k, t in TYPES.items())
             ok = ok and log["sport"].isdigit() and log["dport"].isdigit()
-        status = int(statuses.pop(0)) if statuses else 200
+        token = statuses.pop(0) if statuses else "200"
+        # "slow": accept and store the batch, then wait 30 s before answering 200, so a test can
+        # kill the client after the server has the records but before the client hears so.
+        slow = token == "slow"
+        status = 200 if slow else int(token)
         if not ok:
             status = 400
         if status == 200:
             with open(received, "a") as out:
                 for log in doc["logs"]:
                     out.write(json.dumps(log) + "\n")
+        if slow and ok:
+            time.sleep(30)
         self.send_response(status)
         if status == 429:
             self.send_header("Retry-After", "1")
@@ -44,6 +51,6 @@ class Receiver(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
 print(server.server_address[1], flush=True)
 server.serve_forever()

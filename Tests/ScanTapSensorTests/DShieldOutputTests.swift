@@ -110,6 +110,49 @@ import _ScanTapTestSupport
         #expect(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first?["pending_records"] as? Int == 0)
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
+    func aSubmitterKilledMidPOSTLosesNothingAndDuplicatesOneBatchAtMost() throws {
+        let dir = NSTemporaryDirectory() + "scantap-kill-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl", spool = "\(dir)/spool"
+        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        // The receiver stores the first batch, then keeps the client waiting for its answer.
+        let receiver = try DShieldReceiver(statuses: "slow", received: received)
+        let url = receiver.url.absoluteString
+        let read = try Scantap.run([
+            "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--dshield-config", config, "--spool", spool,
+            "samples/lab-sample.pcap",
+        ])
+        #expect(read.status == 0, "\(read.stderr)")
+        let spooled = try #require(try Scantap.run(["dshield", "status", "--spool", spool]).events.first?["pending_records"] as? Int)
+
+        let submit = Process()
+        submit.executableURL = URL(fileURLWithPath: Scantap.binary)
+        submit.arguments = ["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url]
+        submit.standardOutput = FileHandle.nullDevice
+        submit.standardError = FileHandle.nullDevice
+        try submit.run()
+        // kill -9 once the server holds the records, while the client still waits for the answer.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && ((try? String(contentsOfFile: received, encoding: .utf8))?.isEmpty ?? true) {
+            usleep(20_000)
+        }
+        kill(submit.processIdentifier, SIGKILL)
+        submit.waitUntilExit()
+
+        let again = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url])
+        #expect(again.status == 0, "\(again.stderr)")
+        // The resent batch is counted and said aloud.
+        #expect(again.events.first?["possible_duplicates"] as? Int == spooled)
+        #expect(again.stderr.contains("dshield"))
+        let arrived = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(Set(arrived).count == spooled)  // every record arrived
+        #expect(arrived.count == 2 * spooled)  // the one batch in flight, twice; nothing else
+    }
+
     @Test func aConfigReadableByOthersIsRefused() throws {
         let config = NSTemporaryDirectory() + "scantap-open-\(UUID().uuidString).ini"
         defer { try? FileManager.default.removeItem(atPath: config) }
