@@ -1,4 +1,5 @@
 public import ScanDetection
+public import WireFormat
 
 /// Counters for the final `stats` line.
 public struct RunStatistics: Sendable, Equatable {
@@ -28,6 +29,9 @@ public struct RunStatistics: Sendable, Equatable {
 public protocol EventSink: AnyObject {
     /// A source was just declared a scanner.
     func alert(_ alert: Alert)
+    /// `count` alerts between `first` and `last` were held back by the alert rate limit (their
+    /// episodes are still reported when they close).
+    func alertsSuppressed(count: Int, first: Timestamp, last: Timestamp)
     /// An episode closed.
     func episode(_ episode: Episode)
     /// Pushes out what is buffered. The sensor calls it after each batch of packets that raised

@@ -21,6 +21,14 @@ public final class JSONLinesSink: EventSink {
         emit()
     }
 
+    public func alertsSuppressed(count: Int, first: Timestamp, last: Timestamp) {
+        line.begin("alerts_suppressed")
+        line.key("count", count)
+        line.key("first", time: first)
+        line.key("last", time: last)
+        emit()
+    }
+
     public func episode(_ e: Episode) {
         summary.add(e)
         line.begin("scan")

@@ -1,5 +1,5 @@
 public import ScanDetection
-import WireFormat
+public import WireFormat
 
 /// Human-readable output: an alert line the moment a scanner is declared, a block per episode,
 /// and the statistics at the end.
@@ -13,6 +13,10 @@ public final class TableSink: EventSink {
         output.write(
             "ALERT \(a.time.rfc3339)  \(a.source)  \(a.technique.rawValue) scan, declared after "
                 + "\(a.detectedAfter) first contacts (\(a.path.rawValue))\n")
+    }
+
+    public func alertsSuppressed(count: Int, first: Timestamp, last: Timestamp) {
+        output.write("ALERT \(count) more held back by the alert rate limit, \(first.rfc3339) .. \(last.rfc3339)\n")
     }
 
     public func episode(_ e: Episode) {

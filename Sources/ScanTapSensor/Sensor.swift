@@ -29,6 +29,8 @@ public final class Sensor: @unchecked Sendable {
     /// episode closes; the capture path never waits for them.
     private var resolver: Resolver?
     private let stopper = Stopper()
+    /// Guarded by `sinkLock`, like the sink.
+    private var alertLimit = AlertRateLimit()
     private var episodesReported = 0
 
     public init(options: SensorOptions, sink: any EventSink) {
@@ -217,7 +219,17 @@ public final class Sensor: @unchecked Sendable {
     private func report(_ alert: Alert) {
         // The lookup starts now so that its answer has usually landed when the episode closes.
         _ = resolver?.request(alert.source)
-        sinkLock.withLock { _ in sink.alert(alert) }
+        sinkLock.withLock { _ in
+            switch alertLimit.admit(at: alert.time) {
+            case .allow:
+                sink.alert(alert)
+            case .allowAfterSuppression(let count, let first, let last):
+                sink.alertsSuppressed(count: count, first: first, last: last)
+                sink.alert(alert)
+            case .suppress:
+                break
+            }
+        }
     }
 
     /// Pushes alerts out: called after each batch of packets that raised one, and live after
@@ -250,6 +262,7 @@ public final class Sensor: @unchecked Sendable {
         statistics.evictions = detector.table.evictions
         statistics.untracked = detector.table.untracked
         sinkLock.withLock { _ in
+            if let held = alertLimit.drain() { sink.alertsSuppressed(count: held.count, first: held.first, last: held.last) }
             statistics.episodes = episodesReported
             sink.finish(statistics)
         }
