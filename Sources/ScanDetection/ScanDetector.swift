@@ -1,11 +1,13 @@
 public import WireFormat
+import Synchronization
 
 /// Turns decoded packets into per-source state, declares scanners, and closes episodes.
 ///
 /// `process` is called by every capture thread concurrently and takes no lock (see
 /// `SourceTable`). `sweep` and `closeAll` are called by one thread at a time: the reader thread
 /// itself for savefiles, the sweeper thread for live capture.
-public final class ScanDetector: Sendable {
+public final class ScanDetector: @unchecked Sendable {
+    // @unchecked: the only mutable state outside the table is the declared filter, atomic words.
     public let configuration: DetectorConfiguration
     public let table: SourceTable
     private let ipv6GroupLength: Int
@@ -31,9 +33,39 @@ public final class ScanDetector: Sendable {
         self.hasIgnoredSources = !configuration.ignoredSources.isEmpty
         self.homeNetwork = configuration.homeNetwork
         self.hasHomeNetwork = !configuration.homeNetwork.isEmpty
+        declaredFilter = .allocate(capacity: Self.declaredFilterWords)
+        for i in 0..<Self.declaredFilterWords { (declaredFilter + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        declaredFilter.deinitialize(count: Self.declaredFilterWords)
+        declaredFilter.deallocate()
     }
 
     private func isHome(_ address: IPAddress) -> Bool { homeNetwork.contains { $0.contains(address) } }
+
+    /// Sources ever declared, as bits of a small filter (64 Kibit, 8 KiB: it stays in cache) under
+    /// a cheap keyed index. A set bit may be another source's (the data packet then costs one
+    /// lookup); a clear bit proves the source was never declared. Bits are never cleared.
+    private let declaredFilter: UnsafeMutablePointer<Atomic<UInt64>>
+    private static let declaredFilterWords = 1024
+    private let declaredFilterKey = UInt64.random(in: .min ... .max)
+
+    @inline(__always)
+    private func declaredFilterBit(_ key: IPAddress) -> Int {
+        SourceTable.bitIndex(SourceTable.fold(key), key: declaredFilterKey) & (Self.declaredFilterWords * 64 - 1)
+    }
+
+    @inline(__always)
+    private func mayBeDeclared(_ key: IPAddress) -> Bool {
+        let bit = declaredFilterBit(key)
+        return (declaredFilter + (bit >> 6)).pointee.load(ordering: .relaxed) & (1 << UInt64(bit & 63)) != 0
+    }
+
+    private func noteDeclared(_ key: IPAddress) {
+        let bit = declaredFilterBit(key)
+        (declaredFilter + (bit >> 6)).pointee.bitwiseOr(1 << UInt64(bit & 63), ordering: .relaxed)
+    }
 
     @inline(__always)
     private func key(_ address: IPAddress) -> IPAddress {
@@ -117,7 +149,9 @@ public final class ScanDetector: Sendable {
             if flags.contains(.rst) { return packet.destination }
             if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
             if flags == .ack && packet.payloadLength == 0 { return packet.source }
-            if packet.payloadLength > 0 { return packet.source }  // payload after a handshake
+            // Payload after a handshake matters only from declared scanners; everyone else's data
+            // (the bulk of any capture) stops at this filter without being hashed.
+            if packet.payloadLength > 0 { return mayBeDeclared(key(packet.source)) ? packet.source : nil }
             return nil
         case .udp:
             // Multicast and broadcast datagrams (mDNS, SSDP, DHCP) are announcements, not probes.
@@ -326,6 +360,7 @@ public final class ScanDetector: Sendable {
 
     private func alert(_ slot: Int, contacts: Int, at time: Timestamp, path: DecisionPath) -> Alert {
         let address = IPAddress(high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
+        noteDeclared(key(address))
         let stealth = table.stealthProbes(slot)
         return Alert(
             source: address,

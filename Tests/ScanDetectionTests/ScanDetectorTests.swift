@@ -305,8 +305,12 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(alerts == 1)
     }
 
-    @Test func payloadSentBackToProbedHostsIsCountedByHost() throws {
+    @Test func payloadSentBackToProbedHostsAfterTheScanIsCountedByHost() throws {
         let d = detector()
+        for port in UInt16(1)...20 {  // the scan that declares the source
+            _ = d.process(Traffic.tcp(scanner, 40001, victim, port, .syn))
+            _ = d.process(Traffic.tcp(victim, port, scanner, 40001, [.rst, .ack]))
+        }
         for n in 0..<8 {
             let host = Traffic.host(300 + n)
             _ = d.process(Traffic.tcp(scanner, 40000, host, 22, .syn, at: Double(n)))
@@ -316,13 +320,19 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
                 for _ in 0..<3 { _ = d.process(Traffic.tcp(scanner, 40000, host, 22, [.psh, .ack], at: Double(n), payload: 40)) }
             }
         }
-        for port in UInt16(1)...20 {  // the scan that makes it an episode
-            _ = d.process(Traffic.tcp(scanner, 40001, victim, port, .syn))
-            _ = d.process(Traffic.tcp(victim, port, scanner, 40001, [.rst, .ack]))
-        }
         // Data to a host it never probed does not count.
         _ = d.process(Traffic.tcp(scanner, 40002, Traffic.host(999), 443, [.psh, .ack], payload: 100))
         #expect(try #require(d.closeAll().first).payloadHosts == 6)
+    }
+
+    @Test func dataFromSourcesNeverDeclaredIsNotLookedAt() {
+        let d = detector()
+        let client = Traffic.host(50), server = Traffic.host(60)
+        _ = d.process(Traffic.tcp(client, 50000, server, 443, .syn, stackOptions: true))
+        _ = d.process(Traffic.tcp(server, 443, client, 50000, [.syn, .ack]))
+        for _ in 0..<100 { _ = d.process(Traffic.tcp(client, 50000, server, 443, [.psh, .ack], payload: 500)) }
+        let slot = d.table.find(client)
+        #expect(slot != nil && d.table.ones(slot!, SourceTable.Field.payloadHostBitmap) == 0)
     }
 
     @Test func ignoredSourcesAreNeverTracked() {
