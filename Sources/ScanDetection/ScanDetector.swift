@@ -124,6 +124,8 @@ public final class ScanDetector: @unchecked Sendable {
             table.prefetchBit(slot, Field.pairBitmap, table.pairIndex(host: p.destination, port: port))
             table.prefetchBit(slot, Field.portBitmap, table.portIndex(port))
             table.prefetchBit(slot, Field.hostBitmap, table.hostIndex(p.destination))
+            // The fingerprint votes and the port sample: written by a source's first probes.
+            table.prefetch(slot, Field.toolVotes)
         } else if p.tcpFlags.contains(.ack) || p.tcpFlags.contains(.rst) {
             let pair = table.pairIndex(host: p.source, port: p.sourcePort)
             table.prefetchBit(slot, Field.pairBitmap, pair)
@@ -286,6 +288,8 @@ public final class ScanDetector: @unchecked Sendable {
         guard table.insertBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: port))
         else { return nil }  // A retransmission or repeat: not a new first contact.
         let contacts = Int(table.add(slot, Field.contacts))
+        // A declared source's later probes are only counted: the rules below decide nothing more.
+        guard table.load(slot, Field.state) & SourceTable.State.declared == 0 else { return nil }
 
         // A raw-packet tool's marks on its first probes name a scanner by themselves: five
         // distinct first contacts carrying nmap's, masscan's or zmap's fingerprint do not come
@@ -332,7 +336,9 @@ public final class ScanDetector: @unchecked Sendable {
         }
         table.add(slot, Field.outcomes, 1 << 32)
         let score = table.step(slot, by: 1, floor: Int64(configuration.successCreditLimit))
-        guard score >= configuration.failureStepsToDeclare else { return (true, nil) }
+        guard score >= configuration.failureStepsToDeclare,
+            table.load(slot, Field.state) & SourceTable.State.declared == 0
+        else { return (true, nil) }
         let contacts = Int(table.load(slot, Field.contacts))
         guard !reachesPeersAcrossTheInternet(slot),
             table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
