@@ -405,10 +405,6 @@ public final class SourceTable: @unchecked Sendable {
     @inline(__always)
     func prefetch(_ slot: Int, _ field: Int) { CPrefetch_forWrite(word(slot, field)) }
 
-    /// Starts fetching the word holding bit `index` of the bitmap at `field`.
-    @inline(__always)
-    func prefetchBit(_ slot: Int, _ field: Int, _ index: Int) { CPrefetch_forWrite(word(slot, field &+ (index >> 6))) }
-
     /// Sets bit `index` of the bitmap at `field`; true if it was clear.
     @inline(__always)
     func insertBit(_ slot: Int, _ field: Int, _ index: Int) -> Bool {
