@@ -31,13 +31,13 @@ Expected technique. Lab truth (`samples/*.truth.json`) names it in `technique`. 
 (`../shared/eval-public/*.truth.json`) gives free text in `scan_type` and `tool`, mapped as:
   "SYN" or nmap -sS/-PS -> syn; "connect" or -sT -> connect; "FIN" or -sF -> fin;
   "NULL"/"no-flag" or -sN -> null; "Xmas" or -sX -> xmas (a Xmas scan's FIN is not a FIN scan);
-  "ACK" or -sA -> ack; "UDP" or -sU -> udp; "ping", "ICMP sweep"/"ICMP scan" -> icmp;
+  "ACK" or -sA/-sW -> ack; "Maimon" or -sM -> maimon; "UDP" or -sU -> udp; "ping", "ICMP sweep"/"ICMP scan" -> icmp;
   masscan / zmap with no technique named -> syn.
   Several techniques (e.g. "connect scan then SYN scan") are kept as a set. A plain "TCP" with no
   TCP technique named, alone or next to another technique, makes the expectation unknown: it
   prints "?" and is not scored.
 Expected tool: masscan -> "masscan"; zmap -> "zmap"; nmap with a raw-packet flag
-  (-sS/-sF/-sN/-sX/-sA/-sU, or raw host discovery -PS/-PA/-PU/-PY/-PE) -> "nmap"; nmap with
+  (-sS/-sF/-sN/-sX/-sA/-sW/-sM/-sU, or raw host discovery -PS/-PA/-PU/-PY/-PE) -> "nmap"; nmap with
   only -sT -> null (a connect scan uses the OS stack, so no fingerprint is expected and reporting
   null is right); anything else (Angry IP, X-Scan, xprobe2, unidentified) -> unknown, "?",
   not scored.
@@ -98,13 +98,15 @@ KEYWORDS = [
     ("xmas", r"\bxmas\b", re.I),
     ("xmas", r"-sX\b", 0),
     ("ack", r"\bACK\b", 0),
-    ("ack", r"-sA\b", 0),
+    ("ack", r"-sA\b|-sW\b", 0),
+    ("maimon", r"\bMaimon\b", re.I),
+    ("maimon", r"-sM\b", 0),
     ("udp", r"\bUDP\b", re.I),
     ("udp", r"-sU\b", 0),
     ("icmp", r"\bping\b|\bICMP (echo )?(sweep|scan)", re.I),
 ]
 
-NMAP_RAW_FLAGS = re.compile(r"-s[SFNXAU]\b|-P[SAUYE]")
+NMAP_RAW_FLAGS = re.compile(r"-s[SFNXAUMW]\b|-P[SAUYE]")
 NMAP_CONNECT_FLAG = re.compile(r"-sT\b")
 
 

@@ -12,6 +12,10 @@ public enum ScanTechnique: String, Sendable {
     case null
     /// FIN+PSH+URG (nmap -sX).
     case xmas
+    /// ACK without SYN on pairs the source never opened (nmap -sA; -sW sends the same probe).
+    case ack
+    /// FIN+ACK on pairs the source never opened (nmap -sM).
+    case maimon
     /// UDP datagrams, answered by ICMP port unreachable or not at all (nmap -sU, masscan -pU).
     case udp
     /// Echo requests to many hosts: a ping sweep (nmap -sn -PE, fping).

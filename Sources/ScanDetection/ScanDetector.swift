@@ -145,7 +145,9 @@ public final class ScanDetector: @unchecked Sendable {
             if flags.contains(.syn) { return flags.contains(.ack) ? packet.destination : packet.source }
             if flags.contains(.rst) { return packet.destination }
             if !flags.contains(.ack) { return packet.source }  // FIN, NULL, Xmas: stealth probes
-            if flags == .ack && packet.payloadLength == 0 { return packet.source }
+            // A bare ACK: a handshake's last packet, or an ACK probe. A bare FIN+ACK: a Maimon
+            // probe, or a connection's close.
+            if (flags == .ack || flags == [.fin, .ack]) && packet.payloadLength == 0 { return packet.source }
             // Payload after a handshake matters only from declared scanners; everyone else's data
             // (the bulk of any capture) stops at this filter without being hashed.
             if packet.payloadLength > 0 { return mayBeDeclared(key(packet.source)) ? packet.source : nil }
@@ -219,7 +221,10 @@ public final class ScanDetector: @unchecked Sendable {
                 : probe(packet, tag: tag)
         }
         if flags.contains(.rst) {
-            let outcome = answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp, success: false)
+            // A RST without ACK answers a segment that carried an ACK (RFC 9293 §3.10.7.1): on
+            // a pair the source never opened, its ACK or Maimon probe.
+            let outcome = answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp,
+                success: false, confirmsACKProbe: !flags.contains(.ack))
             if !outcome.matched && !flags.contains(.ack) {
                 vote(packet, Field.halfOpenResets, tag: table.tag(of: key(packet.source)))
             }
@@ -237,8 +242,14 @@ public final class ScanDetector: @unchecked Sendable {
             _ = table.insertBit(slot, Field.payloadHostBitmap, table.hostIndex(packet.destination))
             return nil
         }
-        vote(packet, Field.handshakes, tag: tag)
-        return nil
+        if flags == .ack, vote(packet, Field.handshakes, tag: tag) { return nil }
+        // Not a handshake's end: an ACK or FIN+ACK on a pair the source never opened. Two marks
+        // keep the segments of connections that predate the capture out: most operating systems
+        // put options (timestamps) on every segment, nmap's probes carry none; and a segment from
+        // a lower port to a higher one is a server's side of a connection (the convention flow
+        // tools orient flows by), while a scanner probes service ports from a high one.
+        guard packet.tcpOptions.count == 0, packet.sourcePort > packet.destinationPort else { return nil }
+        return ackProbe(packet, tag: tag)
     }
 
     private typealias Field = SourceTable.Field
@@ -275,14 +286,10 @@ public final class ScanDetector: @unchecked Sendable {
         // The fingerprints are TCP header relations: UDP probes and pings are only counted.
         if !isUDP && !isPing && probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
 
-        // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
-        // can land on a set bit, and the port and host maps must not inherit that loss.
         let port = isPing ? 0 : packet.destinationPort
-        if !isPing && table.insertBit(slot, Field.portBitmap, table.portIndex(port)) { table.samplePort(slot, port) }
-        _ = table.insertBit(slot, Field.hostBitmap, table.hostIndex(packet.destination))
-        guard table.insertBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: port))
+        guard let contacts = countFirstContact(slot, host: packet.destination, port: isPing ? nil : port,
+            pair: table.pairIndex(host: packet.destination, port: port))
         else { return nil }  // A retransmission or repeat: not a new first contact.
-        let contacts = Int(table.add(slot, Field.contacts))
         // A declared source's later probes are only counted: the rules below decide nothing more.
         guard table.load(slot, Field.state) & SourceTable.State.declared == 0 else { return nil }
 
@@ -316,12 +323,19 @@ public final class ScanDetector: @unchecked Sendable {
 
     /// The outcome of a first contact: an answer from `host`:`port` to the source whose tag is
     /// `tag` (a SYN/ACK or UDP reply: success; a RST or ICMP unreachable: failure).
-    private func answer(to tag: UInt64, from host: IPAddress, port: UInt16, at time: Timestamp, success: Bool)
-        -> (matched: Bool, alert: Alert?)
-    {
+    ///
+    /// - Parameter confirmsACKProbe: the answer is a RST without ACK, which makes an ACK or
+    ///   Maimon probe on the pair a first contact.
+    private func answer(
+        to tag: UInt64, from host: IPAddress, port: UInt16, at time: Timestamp, success: Bool,
+        confirmsACKProbe: Bool = false
+    ) -> (matched: Bool, alert: Alert?) {
         guard let slot = table.find(tag: tag) else { return (false, nil) }
         let pair = table.pairIndex(host: host, port: port)
-        guard table.testBit(slot, Field.pairBitmap, pair) else { return (false, nil) }
+        if !table.testBit(slot, Field.pairBitmap, pair) {
+            guard confirmsACKProbe, table.testBit(slot, Field.ackPairBitmap, pair) else { return (false, nil) }
+            countFirstContact(slot, host: host, port: port, pair: pair)
+        }
         // Each first contact is scored once, whatever the retransmissions.
         guard table.insertBit(slot, Field.answeredBitmap, pair) else { return (true, nil) }
         if success {
@@ -342,6 +356,18 @@ public final class ScanDetector: @unchecked Sendable {
         return (true, alert(slot, contacts: contacts, at: time, path: .sequentialTest))
     }
 
+    /// Marks a (host, port) pair contacted (port nil for a ping) and returns the source's
+    /// first contacts if it is a new one, nil for a repeat.
+    @discardableResult @inline(__always)
+    private func countFirstContact(_ slot: Int, host: IPAddress, port: UInt16?, pair: Int) -> Int? {
+        // Ports and hosts are counted on every probe: once the pair bitmap fills, a new pair
+        // can land on a set bit, and the port and host maps must not inherit that loss.
+        if let port, table.insertBit(slot, Field.portBitmap, table.portIndex(port)) { table.samplePort(slot, port) }
+        _ = table.insertBit(slot, Field.hostBitmap, table.hostIndex(host))
+        guard table.insertBit(slot, Field.pairBitmap, pair) else { return nil }
+        return Int(table.add(slot, Field.contacts))
+    }
+
     /// A client of the operating system's stack whose connections spread over unrelated
     /// networks (`DetectorConfiguration.spreadNetworks`): many of them, or a new one for most
     /// first contacts so far — a scan of a network returns to it, a P2P client hardly ever does.
@@ -351,12 +377,50 @@ public final class ScanDetector: @unchecked Sendable {
         return networks >= configuration.spreadNetworks || networks * 2 > Int(table.load(slot, Field.contacts))
     }
 
-    /// Counts a packet the source sends on a pair it probed: the technique's evidence.
-    private func vote(_ packet: DecodedPacket, _ field: Int, tag: UInt64) {
+    /// Counts a packet the source sends on a pair it probed: the technique's evidence. True if
+    /// the pair was one of its probes.
+    @discardableResult
+    private func vote(_ packet: DecodedPacket, _ field: Int, tag: UInt64) -> Bool {
         guard let slot = table.find(tag: tag),
             table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
-        else { return }
-        table.add(slot, field)
+        else { return false }
+        table.addToLane(slot, field, .low)
+        return true
+    }
+
+    /// An ACK (nmap -sA, -sW) or FIN+ACK (nmap -sM) probe: a segment of a connection the
+    /// source never opened, without payload or options.
+    ///
+    /// A capture that starts mid-connection shows the same thing, so the pair is only marked
+    /// here; it becomes a first contact, and a failure, when the target answers with a RST
+    /// (`answer`). Segments from other ports than the source's first ACK probe are not probes:
+    /// a scan sends from one port, a host's connections each from their own (hping3's default
+    /// of a new port per probe is not recognised for that reason). Nothing else is decided on such probes except by a raw-packet tool's
+    /// fingerprint: a filtered ACK scan from anything but nmap goes unnamed, the price of never
+    /// accusing a host whose connections predate the capture.
+    private func ackProbe(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
+        let source = packet.source
+        if hasIgnoredSources, ignoredSources.contains(where: { $0.contains(source) }) { return nil }
+        let now = packet.timestamp.nanoseconds
+        guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
+        table.touch(slot, now: now)
+        let pair = table.pairIndex(host: packet.destination, port: packet.destinationPort)
+        // The close of a connection this source opened, or a segment of one of its connections
+        // from another port than its ACK probes come from: not a probe.
+        guard !table.testBit(slot, Field.pairBitmap, pair), table.isACKProbePort(slot, packet.sourcePort) else { return nil }
+        if hasHomeNetwork {
+            table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
+        }
+        guard table.insertBit(slot, Field.ackPairBitmap, pair) else { return nil }
+        let probes = table.addToLane(slot, packet.tcpFlags.contains(.fin) ? Field.halfOpenResets : Field.handshakes, .high)
+        guard probes <= ToolFingerprint.sampleSize else { return nil }
+        table.recordFingerprint(slot, packet)
+        guard table.load(slot, Field.state) & SourceTable.State.declared == 0 else { return nil }
+        let contacts = max(Int(table.load(slot, Field.contacts)), table.ones(slot, Field.ackPairBitmap))
+        guard contacts >= ToolFingerprint.minimumSample, ToolFingerprint.identify(table.toolEvidence(slot)) != nil,
+            table.declare(slot, path: SourceTable.State.byFingerprint, detectedAfter: contacts, at: now)
+        else { return nil }
+        return alert(slot, contacts: contacts, at: packet.timestamp, path: .toolFingerprint)
     }
 
     private func alert(_ slot: Int, contacts: Int, at time: Timestamp, path: DecisionPath) -> Alert {
@@ -366,18 +430,19 @@ public final class ScanDetector: @unchecked Sendable {
         return Alert(
             source: address,
             technique: Self.technique(ProbeCounts(
-                handshakes: Int(table.load(slot, Field.handshakes)),
-                halfOpenResets: Int(table.load(slot, Field.halfOpenResets)),
+                handshakes: table.lane(slot, Field.handshakes, .low),
+                halfOpenResets: table.lane(slot, Field.halfOpenResets, .low),
                 stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
-                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas, udp: Int(table.load(slot, Field.udpProbes)),
-                icmp: Int(table.load(slot, Field.icmpProbes)))),
+                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas,
+                ack: table.lane(slot, Field.handshakes, .high), maimon: table.lane(slot, Field.halfOpenResets, .high),
+                udp: Int(table.load(slot, Field.udpProbes)), icmp: Int(table.load(slot, Field.icmpProbes)))),
             detectedAfter: contacts, time: time, path: path)
     }
 
     /// A source's probes by kind, and the votes that split SYNs into syn and connect.
     struct ProbeCounts {
         var handshakes = 0, halfOpenResets = 0, stackSYNs = 0, rawSYNs = 0
-        var fin = 0, null = 0, xmas = 0, udp = 0, icmp = 0
+        var fin = 0, null = 0, xmas = 0, ack = 0, maimon = 0, udp = 0, icmp = 0
     }
 
     /// Share of a source's probes one kind must reach to name the technique; below it, `mixed`.
@@ -393,14 +458,15 @@ public final class ScanDetector: @unchecked Sendable {
     /// scale; raw-packet scanners send no options or MSS only.
     static func technique(_ c: ProbeCounts) -> ScanTechnique {
         let syns = c.stackSYNs + c.rawSYNs
-        let total = Double(syns + c.fin + c.null + c.xmas + c.udp + c.icmp)
+        let total = Double(syns + c.fin + c.null + c.xmas + c.ack + c.maimon + c.udp + c.icmp)
         let synTechnique: ScanTechnique =
             c.handshakes != c.halfOpenResets
             ? (c.handshakes > c.halfOpenResets ? .connect : .syn)
             : (c.stackSYNs > c.rawSYNs ? .connect : .syn)
         guard total > 0 else { return synTechnique }
         let kinds: [(ScanTechnique, Int)] = [
-            (synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas), (.udp, c.udp), (.icmp, c.icmp),
+            (synTechnique, syns), (.fin, c.fin), (.null, c.null), (.xmas, c.xmas), (.ack, c.ack), (.maimon, c.maimon),
+            (.udp, c.udp), (.icmp, c.icmp),
         ]
         let (kind, count) = kinds.max { $0.1 < $1.1 }!
         return Double(count) >= dominantShare * total ? kind : .mixed
@@ -453,8 +519,8 @@ public final class ScanDetector: @unchecked Sendable {
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
             technique: Self.technique(ProbeCounts(
                 handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
-                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, udp: s.udpProbes,
-                icmp: s.icmpProbes)),
+                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, ack: s.ackProbes,
+                maimon: s.maimonProbes, udp: s.udpProbes, icmp: s.icmpProbes)),
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,

@@ -66,6 +66,8 @@ public final class SourceTable: @unchecked Sendable {
         // Line 3: the declaration and the technique votes.
         static let addressHigh = 24
         static let addressLow = 25
+        /// Two 32-bit lanes each (`Lane`), read with `lane(_:_:_:)`: handshakes completed with
+        /// a bare ACK (low) and ACK probes (high); half-open resets (low) and Maimon probes (high).
         static let handshakes = 26
         static let halfOpenResets = 27
         static let detectedAfter = 28
@@ -88,6 +90,16 @@ public final class SourceTable: @unchecked Sendable {
         /// Hosts (256-bit map) the source sent payload to on a pair it had probed: a scan
         /// followed by logins or exploits (the classifier's "payload after the scan" evidence).
         static let payloadHostBitmap = 40
+        /// Pairs (256-bit map) the source sent an ACK or FIN+ACK probe to. Such a probe looks
+        /// like the middle of a connection whose start the capture missed, so it becomes a first
+        /// contact only when the target answers it with a RST (`ScanDetector.answer`).
+        static let ackPairBitmap = 44
+    }
+
+    /// The halves of a two-lane word: 32 bits each, far more than any count they hold.
+    enum Lane: UInt64 {
+        case low = 0
+        case high = 32
     }
 
     /// 64-bit words per slot.
@@ -124,6 +136,10 @@ public final class SourceTable: @unchecked Sendable {
         /// Probes went to home hosts / to outside hosts (with `--home-net`).
         static let targetsInside: UInt64 = 1 << 16
         static let targetsOutside: UInt64 = 1 << 17
+        /// The source port of the source's first ACK or Maimon probe, plus one (0: none yet), in
+        /// bits 32…48: a scan sends them all from one port, connections each from their own.
+        static let ackPortShift: UInt64 = 32
+        static let ackPortMask: UInt64 = 0x1_FFFF << 32
     }
 
     public let capacity: Int
@@ -226,6 +242,17 @@ public final class SourceTable: @unchecked Sendable {
     @inline(__always) @discardableResult
     func add(_ slot: Int, _ field: Int, _ value: UInt64 = 1) -> UInt64 {
         addReturningOld(word(slot, field), value) &+ value
+    }
+
+    /// Adds one to a lane of a two-lane word; returns the lane's new value.
+    @inline(__always) @discardableResult
+    func addToLane(_ slot: Int, _ field: Int, _ lane: Lane) -> UInt64 {
+        (addReturningOld(word(slot, field), 1 << lane.rawValue) >> lane.rawValue & 0xFFFF_FFFF) &+ 1
+    }
+
+    @inline(__always)
+    func lane(_ slot: Int, _ field: Int, _ lane: Lane) -> Int {
+        Int(load(slot, field) >> lane.rawValue & 0xFFFF_FFFF)
     }
 
     // The three read-modify-writes every update is made of: atomic for concurrent writers,
@@ -484,6 +511,20 @@ public final class SourceTable: @unchecked Sendable {
         _ = orReturningOld(word(slot, Field.portSample + index / 4), UInt64(port) << shift)
     }
 
+    /// Whether an ACK or Maimon probe from `port` comes from the port of the source's first one
+    /// (recording it if this is the first).
+    func isACKProbePort(_ slot: Int, _ port: UInt16) -> Bool {
+        let w = word(slot, Field.state)
+        let mark = (UInt64(port) + 1) << State.ackPortShift
+        var state = w.pointee.load(ordering: .relaxed)
+        while state & State.ackPortMask == 0 {
+            let (done, found) = replace(w, state, state | mark)
+            if done { return true }
+            state = found
+        }
+        return state & State.ackPortMask == mark
+    }
+
     /// Counts a stealth probe; returns the new count of its kind. A lane stops at 2²⁰ − 1 rather
     /// than spill into its neighbour (a million probes of one kind decide the technique anyway).
     func countStealthProbe(_ slot: Int, _ kind: StealthKind) -> UInt64 {
@@ -606,15 +647,17 @@ public final class SourceTable: @unchecked Sendable {
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
             probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes)
-                &+ load(slot, Field.icmpProbes)) + stealth.fin + stealth.null + stealth.xmas,
+                &+ load(slot, Field.icmpProbes)) + stealth.fin + stealth.null + stealth.xmas
+                + lane(slot, Field.handshakes, .high) + lane(slot, Field.halfOpenResets, .high),
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
             failures: Int(load(slot, Field.outcomes) >> 32),
-            handshakes: Int(load(slot, Field.handshakes)),
-            halfOpenResets: Int(load(slot, Field.halfOpenResets)),
+            handshakes: lane(slot, Field.handshakes, .low),
+            halfOpenResets: lane(slot, Field.halfOpenResets, .low),
             stackSYNs: Int(load(slot, Field.stackSYNs)),
             rawSYNs: Int(load(slot, Field.rawSYNs)),
             finProbes: stealth.fin, nullProbes: stealth.null, xmasProbes: stealth.xmas,
+            ackProbes: lane(slot, Field.handshakes, .high), maimonProbes: lane(slot, Field.halfOpenResets, .high),
             udpProbes: Int(load(slot, Field.udpProbes)),
             icmpProbes: Int(load(slot, Field.icmpProbes)),
             detectedAfter: Int(load(slot, Field.detectedAfter)),
@@ -658,7 +701,7 @@ public struct SourceSnapshot: Sendable {
     public let firstSeen: Timestamp
     public let lastSeen: Timestamp
     public let declaredAt: Timestamp
-    /// Connection attempts (SYN without ACK), retransmissions included.
+    /// Probes of every kind, retransmissions included.
     public let probes: Int
     /// Distinct (host, port) pairs first contacted, counted exactly as new bitmap bits.
     public let contacts: Int
@@ -676,6 +719,9 @@ public struct SourceSnapshot: Sendable {
     public let finProbes: Int
     public let nullProbes: Int
     public let xmasProbes: Int
+    /// ACK and FIN+ACK segments without payload or options on pairs the source never opened.
+    public let ackProbes: Int
+    public let maimonProbes: Int
     /// UDP datagrams that answered nothing of the receiver's.
     public let udpProbes: Int
     /// Echo requests.

@@ -20,6 +20,7 @@ enum Traffic {
         p.payloadLength = payload
         if stackOptions {
             p.tcpOptions.kinds = TCPOptionSummary.mss | TCPOptionSummary.sackPermitted | TCPOptionSummary.timestamps
+            p.tcpOptions.count = 3
         }
         return p
     }
