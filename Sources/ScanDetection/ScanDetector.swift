@@ -264,8 +264,7 @@ public final class ScanDetector: @unchecked Sendable {
         if hasHomeNetwork {
             table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
         }
-        // The first probes of each kind carry the tool's fingerprint; the line holding the
-        // evidence is not touched after them.
+        // Probes of this kind so far: the first of each kind carry a tool's fingerprint.
         let probesOfThisKind: UInt64
         let isUDP = packet.transport == .udp
         let isPing = packet.transport == .icmp || packet.transport == .icmpv6
@@ -277,14 +276,18 @@ public final class ScanDetector: @unchecked Sendable {
             let options = packet.tcpOptions
             let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
                 || options.has(TCPOptionSummary.windowScale)
-            let counted = table.add(slot, fromStack ? Field.stackSYNs : Field.rawSYNs)
-            probesOfThisKind = counted &+ table.load(slot, fromStack ? Field.rawSYNs : Field.stackSYNs)
-            if fromStack { table.markNetwork(slot, of: packet.destination) }
+            // The operating system made a SYN with its options: no tool's marks to examine.
+            probesOfThisKind = fromStack ? .max : table.add(slot, Field.rawSYNs)
+            if fromStack {
+                table.add(slot, Field.stackSYNs)
+                table.markNetwork(slot, of: packet.destination)
+            }
         } else {
             probesOfThisKind = table.countStealthProbe(slot, StealthKind(packet.tcpFlags))
         }
-        // The fingerprints are TCP header relations: UDP probes and pings are only counted.
-        if !isUDP && !isPing && probesOfThisKind <= ToolFingerprint.sampleSize { table.recordFingerprint(slot, packet) }
+        // The line holding the evidence is not touched after a source's first probes.
+        let examined = probesOfThisKind <= ToolFingerprint.sampleSize
+        if examined { table.recordFingerprint(slot, packet) }
 
         let port = isPing ? 0 : packet.destinationPort
         guard let contacts = countFirstContact(slot, host: packet.destination, port: isPing ? nil : port,
@@ -296,8 +299,7 @@ public final class ScanDetector: @unchecked Sendable {
         // A raw-packet tool's marks on its first probes name a scanner by themselves: five
         // distinct first contacts carrying nmap's, masscan's or zmap's fingerprint do not come
         // from a client. Looked at only while the fingerprint is still being sampled.
-        if contacts >= ToolFingerprint.minimumSample && probesOfThisKind <= ToolFingerprint.sampleSize
-            && !isUDP && !isPing,
+        if examined && contacts >= ToolFingerprint.minimumSample,
             ToolFingerprint.identify(table.toolEvidence(slot)) != nil,
             table.declare(slot, path: SourceTable.State.byFingerprint, detectedAfter: contacts, at: now)
         {

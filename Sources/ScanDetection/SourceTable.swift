@@ -80,7 +80,7 @@ public final class SourceTable: @unchecked Sendable {
         // probe's sequence number and unicornscan key; then the ping count and the networks map.
         static let portSample = 32
         static let toolVotes = 36
-        static let toolFirst = 37
+        static let toolPrevious = 37
         /// Echo requests (pings).
         static let icmpProbes = 38
         /// A 64-bit map of the networks (IPv4 /16, IPv6 /32) that stack SYNs went to: how widely
@@ -545,15 +545,14 @@ public final class SourceTable: @unchecked Sendable {
     /// Records the fingerprint evidence of one of the source's first probes.
     func recordFingerprint(_ slot: Int, _ packet: DecodedPacket) {
         let votes = word(slot, Field.toolVotes)
-        let firstWord = word(slot, Field.toolFirst)
-        var first = firstWord.pointee.load(ordering: .relaxed)
-        if votes.pointee.load(ordering: .relaxed) & 0xFF == 0 {
-            // The first probe examined sets the values later probes are compared with.
-            first = UInt64(packet.sequenceNumber) << 32 | UInt64(ToolFingerprint.unicornKey(packet))
-            firstWord.pointee.store(first, ordering: .relaxed)
-        }
-        let marks = ToolFingerprint.marks(of: packet, firstSequence: UInt32(truncatingIfNeeded: first >> 32),
-            firstUnicornKey: UInt32(truncatingIfNeeded: first))
+        let firstWord = word(slot, Field.toolPrevious)
+        // Each kind of probe samples its own first ones, so the sum is capped here too: the
+        // lanes are 8 bits wide (threads racing past the cap add at most one each).
+        guard votes.pointee.load(ordering: .relaxed) & 0xFF < ToolFingerprint.sampleSize else { return }
+        let current = ToolFingerprint.Reference(packet)
+        let previous = ToolFingerprint.Reference(word: firstWord.pointee.load(ordering: .relaxed))
+        firstWord.pointee.store(current.word, ordering: .relaxed)
+        let marks = ToolFingerprint.marks(of: packet, previous: previous?.kind == current.kind ? previous : nil)
         _ = addReturningOld(votes, ToolFingerprint.laneIncrements(marks))
     }
 

@@ -21,18 +21,25 @@ public enum ToolFingerprint {
         public var examined = 0
         /// IP ID 54321: ZMap up to 4.0 (`zmap:src/probe_modules/packet.c`).
         public var zmapIPID = 0
-        /// IP ID = (destination ⊕ destination port ⊕ sequence) mod 2¹⁶: masscan's template.
+        /// IP ID = (destination ⊕ destination port ⊕ sequence) mod 2¹⁶: masscan's template. For
+        /// UDP, where no header field shows the sequence, masscan's other marks: an empty
+        /// datagram sent with TTL 255 (seen above 128), and not zmap's IP ID.
         public var masscanIPID = 0
         /// Sequence number = destination address: Mirai's scanner and its descendants.
         public var miraiSequence = 0
         /// Window 512, no options, acknowledgement field set without the ACK flag: hping3.
         public var hping3 = 0
         /// Window 1024, 2048, 3072 or 4096 with an MSS-only option list (SYN) or no options
-        /// (FIN/NULL/Xmas): nmap's raw probes.
+        /// (FIN/NULL/Xmas/ACK): nmap's raw probes. For UDP and echo requests, nmap's TTL, drawn
+        /// per probe from 37–59: unlike the previous probe's (a source's first: at most 59), and
+        /// for an echo request no data.
         public var nmapShape = 0
-        /// Sequence number equal to the source's first probe's: nmap reuses one per scan.
+        /// Sequence number equal to the previous examined probe's: nmap reuses one per scan.
+        /// For UDP a source port at most `sourcePortDrift` above or below the previous one (nmap
+        /// keeps one and adds the try number on retries, masscan alternates two 16 apart), for an
+        /// echo request its sequence number (nmap sends 0 each time, ping counts up).
         public var repeatedSequence = 0
-        /// Window 4128 and sequence ⊕ destination ⊕ ports equal to the first probe's:
+        /// Window 4128 and sequence ⊕ destination ⊕ ports equal to the previous probe's:
         /// unicornscan's keyed sequence, constant per scan.
         public var unicornscan = 0
 
@@ -65,8 +72,54 @@ public enum ToolFingerprint {
         return (best, (share * 100).rounded() / 100)
     }
 
-    /// The per-probe rules, as bits: which of them `packet` (a SYN) satisfies.
-    static func marks(of p: DecodedPacket, firstSequence: UInt32, firstUnicornKey: UInt32) -> Marks {
+    /// What an examined probe leaves for the next one to be compared with, in one table word:
+    /// for TCP its sequence number and unicornscan key, for UDP its source port and TTL, for an
+    /// echo request its sequence number and TTL. Comparing with the previous probe rather than
+    /// the first keeps what came before a scan (a resolver's DNS query, nmap's host discovery
+    /// with its own sequence number) from becoming every probe's yardstick: it costs one
+    /// unmarked probe per change.
+    struct Reference: Equatable {
+        enum Kind: UInt64 {
+            case tcp = 1, udp, echo
+        }
+        var kind: Kind
+        var high: UInt32
+        /// 30 bits: the kind takes the word's top two (a unicornscan key compared on 30 bits
+        /// still matches by chance once in a billion).
+        var low: UInt32
+
+        static let lowMask: UInt32 = (1 << 30) - 1
+
+        init(_ p: DecodedPacket) {
+            switch p.transport {
+            case .udp: (kind, high, low) = (.udp, UInt32(p.sourcePort), UInt32(p.ttl))
+            // The decoder puts an echo's sequence number where a destination port would be.
+            case .icmp, .icmpv6: (kind, high, low) = (.echo, UInt32(p.destinationPort), UInt32(p.ttl))
+            default: (kind, high, low) = (.tcp, p.sequenceNumber, unicornKey(p) & Self.lowMask)
+            }
+        }
+
+        /// Nil for a word that holds no reference yet.
+        init?(word: UInt64) {
+            guard let kind = Kind(rawValue: word >> 30 & 3) else { return nil }
+            (self.kind, high, low) = (kind, UInt32(truncatingIfNeeded: word >> 32), UInt32(truncatingIfNeeded: word) & Self.lowMask)
+        }
+
+        var word: UInt64 { UInt64(high) << 32 | kind.rawValue << 30 | UInt64(low) }
+    }
+
+    /// How far a UDP scanner's source port moves between probes: nmap adds the try number (at
+    /// most 10 retries), masscan's newer versions use its base port or the base + 16.
+    static let sourcePortDrift: UInt32 = 16
+
+    /// nmap's highest initial TTL for raw probes (`tcpip.cc`: 37 + rand mod 23).
+    static let nmapMaximumTTL: UInt8 = 59
+
+    /// The per-probe rules, as bits: which of them `packet` (a SYN or other TCP probe, a UDP
+    /// datagram, an echo request) satisfies, given the previous examined probe if it was of the
+    /// same kind.
+    static func marks(of p: DecodedPacket, previous: Reference?) -> Marks {
+        guard p.transport == .tcp else { return datagramMarks(of: p, previous: previous) }
         var marks: Marks = []
         let options = p.tcpOptions
         if p.ipVersion == 4 {
@@ -85,8 +138,28 @@ public enum ToolFingerprint {
         {
             marks.insert(.nmapShape)
         }
-        if p.sequenceNumber == firstSequence { marks.insert(.repeatedSequence) }
-        if p.window == 4128 && unicornKey(p) == firstUnicornKey { marks.insert(.unicornscan) }
+        // A source's first probe has nothing to repeat: it counts as repeating itself.
+        let previous = previous ?? Reference(p)
+        if p.sequenceNumber == previous.high { marks.insert(.repeatedSequence) }
+        if p.window == 4128 && unicornKey(p) & Reference.lowMask == previous.low { marks.insert(.unicornscan) }
+        return marks
+    }
+
+    /// UDP and echo-request marks: no TCP header, so TTL, source port and echo sequence speak.
+    private static func datagramMarks(of p: DecodedPacket, previous: Reference?) -> Marks {
+        var marks: Marks = []
+        let isEcho = p.transport != .udp
+        if p.ipVersion == 4 && p.ipID == 54321 { marks.insert(.zmapIPID) }
+        if !isEcho && p.ttl > 128 && p.payloadLength == 0 && p.ipID != 54321 { marks.insert(.masscanIPID) }
+        // An echo request's payload length counts its 4 bytes of identifier and sequence.
+        let dataless = !isEcho || p.payloadLength <= 4
+        let randomTTL = previous.map { UInt32(p.ttl) != $0.low } ?? (p.ttl <= nmapMaximumTTL)
+        if dataless && randomTTL { marks.insert(.nmapShape) }
+        let reference = (previous ?? Reference(p)).high
+        let repeated = isEcho
+            ? UInt32(p.destinationPort) == reference
+            : (UInt32(p.sourcePort) &- reference &+ sourcePortDrift) <= 2 * sourcePortDrift  // within ±drift
+        if repeated { marks.insert(.repeatedSequence) }
         return marks
     }
 
