@@ -35,6 +35,13 @@ public struct DetectorConfiguration: Sendable {
     /// 2013). Four steps is TRW's own benign decision (4 straight successes).
     public var successCreditLimit = 4
 
+    /// A SYN that repeats the source's previous SYN (same destination, ports and sequence
+    /// number) at least this long after it is a retransmission: the first attempt got no answer,
+    /// a failed first contact even where answers are invisible. The operating systems' first
+    /// retransmission comes after 1 s (Linux, RFC 6298) or 3 s (Windows); a span port that
+    /// mirrors a packet twice delivers the copy within microseconds.
+    public var retransmissionGap: Duration = .milliseconds(500)
+
     /// Second path, for captures where answers are not visible (one direction of a tap, or the
     /// scanner's side only): distinct first contacts still unanswered. 50 sits between Zeek
     /// simple-scan's 25 and old Bro's 50-port threshold, high enough that a browser opening

@@ -260,6 +260,7 @@ public final class ScanDetector: @unchecked Sendable {
         if hasIgnoredSources, ignoredSources.contains(where: { $0.contains(source) }) { return nil }
         let now = packet.timestamp.nanoseconds
         guard let slot = table.findOrInsert(tag: tag, address: source, now: now) else { return nil }
+        let previousProbe = Int64(bitPattern: table.load(slot, Field.lastSeen))
         table.touch(slot, now: now)
         if hasHomeNetwork {
             table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
@@ -290,11 +291,20 @@ public final class ScanDetector: @unchecked Sendable {
         if examined { table.recordFingerprint(slot, packet) }
 
         let port = isPing ? 0 : packet.destinationPort
+        let undeclared = table.load(slot, Field.state) & SourceTable.State.declared == 0
+        // Until the source is declared, its SYNs are watched for retransmissions: the attempt
+        // before went unanswered.
+        let retransmitted = undeclared && packet.tcpFlags.contains(.syn) && table.repeatsLatestSYN(slot, packet)
+            && abs(now &- previousProbe) >= configuration.retransmissionGap.nanosecondCount
         guard let contacts = countFirstContact(slot, host: packet.destination, port: isPing ? nil : port,
             pair: table.pairIndex(host: packet.destination, port: port))
-        else { return nil }  // A retransmission or repeat: not a new first contact.
+        else {
+            // Not a new first contact; a retransmission scores the first attempt as failed.
+            guard retransmitted else { return nil }
+            return answer(to: tag, from: packet.destination, port: port, at: packet.timestamp, success: false).alert
+        }
         // A declared source's later probes are only counted: the rules below decide nothing more.
-        guard table.load(slot, Field.state) & SourceTable.State.declared == 0 else { return nil }
+        guard undeclared else { return nil }
 
         // A raw-packet tool's marks on its first probes name a scanner by themselves: five
         // distinct first contacts carrying nmap's, masscan's or zmap's fingerprint do not come

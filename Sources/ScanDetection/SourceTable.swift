@@ -140,6 +140,10 @@ public final class SourceTable: @unchecked Sendable {
         /// bits 32…48: a scan sends them all from one port, connections each from their own.
         static let ackPortShift: UInt64 = 32
         static let ackPortMask: UInt64 = 0x1_FFFF << 32
+        /// A 15-bit hash of the source's latest SYN (destination, ports, sequence number), in
+        /// bits 49…63, nonzero: the next SYN with the same hash is its retransmission.
+        static let lastSYNShift: UInt64 = 49
+        static let lastSYNMask: UInt64 = 0x7FFF << 49
     }
 
     public let capacity: Int
@@ -447,17 +451,22 @@ public final class SourceTable: @unchecked Sendable {
         load(slot, field &+ (index >> 6)) & (1 << UInt64(index & 63)) != 0
     }
 
-    /// The bitmap bit for a value under one of the table's secret keys (murmur3's 64-bit
-    /// finaliser over the keyed value: every input bit reaches the top 9 bits).
+    /// The bitmap bit for a value under one of the table's secret keys.
     @inline(__always)
     static func bitIndex(_ value: UInt64, key: UInt64) -> Int {
-        var x = value ^ key
+        Int(truncatingIfNeeded: mix(value ^ key) >> bitmapShift)
+    }
+
+    /// murmur3's 64-bit finaliser: every input bit reaches every output bit.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
         x ^= x >> 33
         x &*= 0xFF51_AFD7_ED55_8CCD
         x ^= x >> 33
         x &*= 0xC4CE_B9FE_1A85_EC53
         x ^= x >> 33
-        return Int(truncatingIfNeeded: x >> bitmapShift)
+        return x
     }
 
     @inline(__always)
@@ -509,6 +518,22 @@ public final class SourceTable: @unchecked Sendable {
         guard index < DetectorConfiguration.portSampleSize else { return }
         let shift = UInt64(index & 3) * 16
         _ = orReturningOld(word(slot, Field.portSample + index / 4), UInt64(port) << shift)
+    }
+
+    /// Records `packet`'s hash as the source's latest SYN; true if the previous SYN had the
+    /// same hash (a retransmission, or a copy: the caller checks the gap).
+    func repeatsLatestSYN(_ slot: Int, _ packet: DecodedPacket) -> Bool {
+        let key = Self.fold(packet.destination) ^ (UInt64(packet.sourcePort) << 48 | UInt64(packet.destinationPort) << 32)
+            ^ UInt64(packet.sequenceNumber)
+        let mark = (Self.mix(key ^ pairKey) >> 49 | 1) << State.lastSYNShift  // 15 bits, odd
+        let w = word(slot, Field.state)
+        var state = w.pointee.load(ordering: .relaxed)
+        while state & State.lastSYNMask != mark {
+            let (done, found) = replace(w, state, state & ~State.lastSYNMask | mark)
+            if done { return false }
+            state = found
+        }
+        return true
     }
 
     /// Whether an ACK or Maimon probe from `port` comes from the port of the source's first one

@@ -113,6 +113,42 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         }
     }
 
+    @Test func retransmittedSYNsAreFailedFirstContactsEvenWithoutVisibleAnswers() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        // A slow worm: one host every ten minutes on 445, each SYN retransmitted after 3 and 6 s.
+        for n in 0..<9 {
+            let t = Double(n) * 600
+            for retry in 0..<3 {
+                var syn = Traffic.tcp(scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn,
+                    at: t + [0, 3, 9][retry], stackOptions: true)
+                syn.sequenceNumber = 0x1000 &* UInt32(n + 1)
+                if let a = d.process(syn) { alerts.append(a) }
+            }
+        }
+        let alert = try #require(alerts.first)
+        #expect(alerts.count == 1 && alert.path == .sequentialTest && alert.detectedAfter == 4)
+    }
+
+    @Test func packetsMirroredTwiceAndReconnectsAreNotRetransmissions() {
+        let d = detector()
+        for n in 0..<20 {
+            var syn = Traffic.tcp(scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60,
+                stackOptions: true)
+            syn.sequenceNumber = 0x1000 &* UInt32(n + 1)
+            _ = d.process(syn)
+            // The span port's copy of the same SYN, microseconds later.
+            syn.timestamp = Timestamp(nanoseconds: syn.timestamp.nanoseconds + 20_000)
+            #expect(d.process(syn) == nil)
+            // A new connection to the same service a few seconds later: new port, new sequence.
+            var again = Traffic.tcp(scanner, UInt16(51000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60 + 5,
+                stackOptions: true)
+            again.sequenceNumber = 0x7000 &* UInt32(n + 1)
+            #expect(d.process(again) == nil)
+        }
+        #expect(d.closeAll().isEmpty)
+    }
+
     @Test func retransmissionsAndRepeatsAreNotNewFirstContacts() {
         let d = detector()
         for n in 0..<200 {
