@@ -32,21 +32,28 @@ public enum DShieldCommand {
     ///   submission failed (the records stay spooled; the message says when to retry).
     public static func run(_ options: SensorOptions, output: any LineOutput) throws(SensorError) {
         guard case .dshield(let action) = options.mode else { return }
-        let spool: Spool
-        do throws(SpoolError) {
-            spool = try Spool(directory: options.dshield.spool, log: log)
-        } catch {
-            throw SensorError.runtime(error.description)
-        }
         let statusPath = options.dshield.spool + "/" + statusFile
         switch action {
         case .status:
+            // Counted without taking the spool over: a running `live` owns it.
+            let pending: Int
+            do throws(SpoolError) {
+                pending = try Spool.pendingRecords(inDirectory: options.dshield.spool)
+            } catch {
+                throw SensorError.runtime(error.description)
+            }
             let last = DataFiles.read(statusPath)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "null"
             output.write(
                 "{\"event\":\"spool\",\"directory\":\(jsonString(options.dshield.spool)),"
-                    + "\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),\"last_submit\":\(last)}\n")
+                    + "\"pending_records\":\(pending),\"last_submit\":\(last)}\n")
             output.flush()
         case .submit:
+            let spool: Spool
+            do throws(SpoolError) {
+                spool = try Spool(directory: options.dshield.spool, log: log)
+            } catch {
+                throw SensorError.runtime(error.description)
+            }
             let config = try loadConfig(options.dshield.configFile ?? "")
             let urlText = options.dshield.url ?? config.submitURL
             guard let url = urlText.map({ URL(string: $0) }) ?? SubmitterConfiguration.officialURL else {
