@@ -341,7 +341,7 @@ public struct SensorOptions: Sendable {
           --resolve-wait SECONDS  read: at the end, wait this long for lookups in flight (default 0)
         DShield:
           --home-net CIDR,...     the network you guard: records are unsolicited inbound flows to it
-                                  (live: else honeypotip in the dshield.ini, else the capture
+                                  (else honeypotip in the dshield.ini; live: else the capture
                                   interfaces' own addresses)
           --dshield-text FILE     read: write the classic tab-separated DShield records to FILE
           --dshield-json FILE     read: write the submitapi JSON body (without authheader) to FILE
