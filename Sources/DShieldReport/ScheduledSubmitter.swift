@@ -31,7 +31,8 @@ public struct SubmissionSchedule: Sendable, Equatable {
     /// or of seconds for an interval under a minute (tests).
     public init(interval: Duration = officialInterval, using generator: inout some RandomNumberGenerator) {
         let unit = interval >= .seconds(60) ? Duration.seconds(60) : .seconds(1)
-        let units = max(1, Int(interval.nanoseconds / unit.nanoseconds))
+        // Every whole unit that starts inside the interval (90 s: 0 or 60 s).
+        let units = Int((interval.nanoseconds + unit.nanoseconds - 1) / unit.nanoseconds)
         self.init(interval: interval, offset: unit * Int.random(in: 0..<units, using: &generator))
     }
 

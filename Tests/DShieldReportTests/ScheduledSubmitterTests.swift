@@ -26,6 +26,8 @@ private final class Attempts: @unchecked Sendable {
         // Under a minute (tests), whole seconds instead.
         let short = (0..<200).map { _ in SubmissionSchedule(interval: .seconds(5), using: &random).offset }
         #expect(Set(short) == Set((0..<5).map { Duration.seconds($0) }))
+        let odd = (0..<200).map { _ in SubmissionSchedule(interval: .seconds(90), using: &random).offset }
+        #expect(Set(odd) == [.zero, .seconds(60)])
     }
 
     @Test func slotsFallAtTheOffsetOfEveryIntervalWhateverTheTimeNow() {
