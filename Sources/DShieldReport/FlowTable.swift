@@ -74,10 +74,16 @@ public struct FlowTableConfiguration: Sendable {
 ///
 /// Everything runs on packet time, so a replayed capture and a live run agree; a live caller on a
 /// quiet link calls `advance(to:)` with the wall clock so withheld records still leave on time.
+/// Packet time also settles who spoke first when packets are fed out of order: a passive tap
+/// delivers each direction on its own interface, so a live sensor may hand over a home host's
+/// answer before the attempt it answers. When an inbound packet is older than the flow a home
+/// packet seemed to open, that home packet was its answer, and the flow is the outside's. (The
+/// reverse, a reply fed before the home host's opening packet, is left alone: under `all` such a
+/// reply is reported at once as an inbound flow; `failed` and `scans` never report it.)
 /// Memory is bounded by `maximumFlows`: when the table is full, a new inbound flow is reported at
 /// once without being tracked (counted in `untrackedFlows`) — a flood of new flows is almost all
 /// unanswered attempts, and reporting beats losing them; the price is that its retransmissions may
-/// be reported again. Not thread-safe: one capture thread owns a table.
+/// be reported again. Not thread-safe: `live` guards its one table with a lock.
 public final class FlowTable {
     public let configuration: FlowTableConfiguration
     /// For `scans`: whether the detector has declared a source.
@@ -110,6 +116,10 @@ public final class FlowTable {
         var answered: Bool
         /// The record was emitted or ruled out; nothing more to decide.
         var decided: Bool
+        /// For a flow the home side opened: what its first packet says if it turns out to be an
+        /// answer (true positive, false negative), nil when it cannot be one (a bare SYN, an echo
+        /// request).
+        var openingAnswer: Bool? = nil
     }
 
     private var flows: [Key: Flow] = [:]
@@ -172,9 +182,15 @@ public final class FlowTable {
         // RELATED), not to a new inbound one.
         if let quoted = packet.quoted, isHome(quoted.source) { return }
         let key = Key(outside: packet.source, inside: packet.destination, outsidePort: ports.0, insidePort: ports.1, ipProtocol: packet.ipProtocol)
-        if flows[key] != nil {
-            flows[key]!.lastSeen = packet.timestamp
-            return
+        var earlierAnswer: (positive: Bool, time: Timestamp)? = nil
+        if let existing = flows[key] {
+            guard !existing.inbound, let positive = existing.openingAnswer, packet.timestamp < existing.firstSeen else {
+                flows[key]!.lastSeen = packet.timestamp
+                return
+            }
+            // This packet came first on the wire: the home packet, fed earlier, answered it.
+            flows[key] = nil
+            earlierAnswer = (positive, existing.lastSeen)
         }
         inboundFlows += 1
         let record = DShieldRecord(packet: packet)
@@ -193,6 +209,10 @@ public final class FlowTable {
             flow.decided = !isAttempt
         }
         flows[key] = flow
+        if let earlierAnswer {
+            flows[key]!.lastSeen = earlierAnswer.time
+            answer(key, positive: earlierAnswer.positive, at: earlierAnswer.time, into: &records)
+        }
     }
 
     private func outbound(_ packet: DecodedPacket, ports: (UInt16, UInt16), into records: inout [DShieldRecord]) {
@@ -205,7 +225,9 @@ public final class FlowTable {
         let key = Key(outside: packet.destination, inside: packet.source, outsidePort: ports.1, insidePort: ports.0, ipProtocol: packet.ipProtocol)
         guard let flow = flows[key] else {
             if flows.count < configuration.maximumFlows {
-                flows[key] = Flow(record: DShieldRecord(packet: packet), firstSeen: packet.timestamp, lastSeen: packet.timestamp, inbound: false, answered: false, decided: true)
+                flows[key] = Flow(
+                    record: DShieldRecord(packet: packet), firstSeen: packet.timestamp, lastSeen: packet.timestamp, inbound: false,
+                    answered: false, decided: true, openingAnswer: Self.meaningAsAnswer(packet))
             }
             return
         }
@@ -217,6 +239,18 @@ public final class FlowTable {
             answer(key, positive: true, at: packet.timestamp, into: &records)  // echo reply
         case .icmp, .icmpv6: break
         default: answer(key, positive: true, at: packet.timestamp, into: &records)
+        }
+    }
+
+    /// What a home packet says as an answer to an inbound attempt (as `outbound` reads it), or
+    /// nil when it can only open a flow.
+    private static func meaningAsAnswer(_ packet: DecodedPacket) -> Bool? {
+        switch packet.transport {
+        case .tcp where packet.tcpFlags.contains(.rst): false
+        case .tcp: packet.tcpFlags.contains(.ack) ? true : nil
+        case .icmp where packet.icmpType == 0, .icmpv6 where packet.icmpType == 129: true
+        case .icmp, .icmpv6: nil
+        default: true
         }
     }
 

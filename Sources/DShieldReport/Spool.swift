@@ -1,4 +1,5 @@
 internal import Glibc
+internal import Synchronization
 internal import WireFormat
 
 /// A file-system failure in the spool, with the C library's message.
@@ -10,9 +11,13 @@ public struct SpoolError: Error, CustomStringConvertible, Sendable {
     public let message: String
 
     init(_ function: String, path: String, errno code: Int32 = errno) {
+        self.init(function, path: path, message: String(cString: strerror(code)))
+    }
+
+    init(_ function: String, path: String, message: String) {
         self.function = function
         self.path = path
-        message = String(cString: strerror(code))
+        self.message = message
     }
 
     public var description: String { "\(path): \(function): \(message)" }
@@ -61,17 +66,29 @@ public struct SpoolBatch: Sendable {
 /// on reopening. A `.sending` batch found on reopening is sent again: duplicates are at most one
 /// batch, and are counted and logged. Each record is one line:
 /// `time TAB sip TAB sport TAB dip TAB dport TAB proto TAB flags` (flags as their byte's value).
-/// One process owns a spool directory; it is not thread-safe.
-public final class Spool {
+///
+/// One `Spool` owns its directory: it holds an exclusive `flock` on it while it lives, so a
+/// second process (a `dshield submit` by hand while `live` runs) is refused instead of sealing
+/// the file the first one is appending to. `pendingRecords(inDirectory:)` counts without owning.
+/// Its operations are serialised by a lock, so `live` appends from one thread while its
+/// submitter claims and completes batches on another.
+public final class Spool: @unchecked Sendable {
+    // @unchecked: every mutable property is reached only by the methods below, each of which
+    // holds `serial` for its whole run.
     public let directory: String
     public let configuration: SpoolConfiguration
     private let log: (String) -> Void
+    private let serial = Mutex(())
 
     /// Records dropped to keep the spool within `maximumBytes`.
-    public private(set) var droppedRecords = 0
+    public var droppedRecords: Int { serial.withLock { _ in dropped } }
     /// Records sent again after a crash interrupted their batch's POST (possible duplicates).
-    public private(set) var possibleDuplicates = 0
+    public var possibleDuplicates: Int { serial.withLock { _ in resent } }
 
+    private var dropped = 0
+    private var resent = 0
+    /// The directory, open for the ownership lock and for syncing renames.
+    private var directoryDescriptor: Int32 = -1
     private var openDescriptor: Int32 = -1
     private var openRecords = 0
     private var nextSequence = 1
@@ -81,12 +98,23 @@ public final class Spool {
     /// Opens (or creates) the spool in `directory`, repairing what a crash left.
     ///
     /// - Parameter log: where loud warnings go (dropped batches, resent batches).
-    /// - Throws: `SpoolError` when the directory or its files cannot be created, read or synced.
+    /// - Throws: `SpoolError` when the directory or its files cannot be created, read or synced,
+    ///   or when another process owns the spool.
     public init(directory: String, configuration: SpoolConfiguration = SpoolConfiguration(), log: @escaping (String) -> Void) throws(SpoolError) {
         self.directory = directory
         self.configuration = configuration
         self.log = log
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: directory) }
+        directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryDescriptor >= 0 else { throw SpoolError("open", path: directory) }
+        // Released by the kernel when the process dies, however it dies.
+        guard flock(directoryDescriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(directoryDescriptor)
+            directoryDescriptor = -1
+            if code == EWOULDBLOCK { throw SpoolError("flock", path: directory, message: "in use by another scantap process") }
+            throw SpoolError("flock", path: directory, errno: code)
+        }
         for file in try listing() {
             if let sequence = Self.sequence(of: file) { nextSequence = max(nextSequence, sequence + 1) }
         }
@@ -95,11 +123,74 @@ public final class Spool {
 
     deinit {
         if openDescriptor >= 0 { close(openDescriptor) }
+        if directoryDescriptor >= 0 { close(directoryDescriptor) }
+    }
+
+    /// Records waiting in `directory`, counted without taking the spool over: what
+    /// `dshield status` shows while `live` owns the spool. A line still being written is not
+    /// counted, nor a batch that vanishes (submitted) while the files are read.
+    public static func pendingRecords(inDirectory directory: String) throws(SpoolError) -> Int {
+        var total = 0
+        for file in try listing(directory) where file == "open.spool" || sequence(of: file) != nil {
+            total += decode(try readAll(directory + "/" + file, missingIsEmpty: true)[...]).count
+        }
+        return total
     }
 
     /// Appends records durably: when this returns they survive a crash. A batch is sealed each
     /// time it reaches `batchRecordLimit`; then the spool is kept within `maximumBytes`.
     public func append(_ records: [DShieldRecord]) throws(SpoolError) {
+        try serialised { () throws(SpoolError) in try appendAll(records) }
+    }
+
+    /// Turns the records collected so far into a batch ready to send (a scheduled submission
+    /// calls this first). Nothing happens when none were collected.
+    public func seal() throws(SpoolError) {
+        try serialised { () throws(SpoolError) in try sealOpen() }
+    }
+
+    /// Records waiting in sealed batches and in the open file.
+    public var pendingRecords: Int {
+        get throws(SpoolError) {
+            try serialised { () throws(SpoolError) in
+                var total = openRecords
+                for file in try listing() where Self.sequence(of: file) != nil { total += try read(directory + "/" + file).count }
+                return total
+            }
+        }
+    }
+
+    /// The oldest batch, claimed for sending (renamed to `.sending` and synced), or nil.
+    public func claimOldestBatch() throws(SpoolError) -> SpoolBatch? {
+        try serialised { () throws(SpoolError) in try claimOldest() }
+    }
+
+    /// Returns a claimed batch to the queue after DShield refused it with an HTTP error (so it
+    /// holds none of it).
+    public func release(_ batch: SpoolBatch) throws(SpoolError) {
+        try serialised { () throws(SpoolError) in
+            let path = batchPath(batch.sequence, sending: true)
+            guard rename(path, batchPath(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+            try syncDirectory()
+        }
+    }
+
+    /// Forgets a batch DShield accepted (or that had nothing left worth sending).
+    public func complete(_ batch: SpoolBatch) throws(SpoolError) {
+        try serialised { () throws(SpoolError) in
+            let path = batchPath(batch.sequence, sending: true)
+            guard unlink(path) == 0 || errno == ENOENT else { throw SpoolError("unlink", path: path) }
+            try syncDirectory()
+        }
+    }
+
+    private func serialised<Result: Sendable>(_ body: () throws(SpoolError) -> Result) throws(SpoolError) -> Result {
+        try serial.withLock { (_: inout ()) throws(SpoolError) -> Result in try body() }
+    }
+
+    // MARK: - Operations, called with `serial` held
+
+    private func appendAll(_ records: [DShieldRecord]) throws(SpoolError) {
         var rest = records[...]
         while !rest.isEmpty {
             let part = rest.prefix(configuration.batchRecordLimit - openRecords)
@@ -109,14 +200,12 @@ public final class Spool {
             try writeAll(bytes, to: openDescriptor, path: openPath)
             guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
             openRecords += part.count
-            if openRecords >= configuration.batchRecordLimit { try seal() }
+            if openRecords >= configuration.batchRecordLimit { try sealOpen() }
         }
         try enforceBound()
     }
 
-    /// Turns the records collected so far into a batch ready to send (a scheduled submission
-    /// calls this first). Nothing happens when none were collected.
-    public func seal() throws(SpoolError) {
+    private func sealOpen() throws(SpoolError) {
         guard openRecords > 0 else { return }
         let sealed = batchPath(nextSequence, sending: false)
         close(openDescriptor)
@@ -127,43 +216,18 @@ public final class Spool {
         try reopenCollecting()
     }
 
-    /// Records waiting in sealed batches and in the open file.
-    public var pendingRecords: Int {
-        get throws(SpoolError) {
-            var total = openRecords
-            for file in try listing() where Self.sequence(of: file) != nil { total += try read(directory + "/" + file).count }
-            return total
-        }
-    }
-
-    /// The oldest batch, claimed for sending (renamed to `.sending` and synced), or nil.
-    public func claimOldestBatch() throws(SpoolError) -> SpoolBatch? {
+    private func claimOldest() throws(SpoolError) -> SpoolBatch? {
         guard let (sequence, file) = try batches().first else { return nil }
         let wasInFlight = file.hasSuffix(".sending")
         let records = try read(directory + "/" + file)
         if wasInFlight {
-            possibleDuplicates += records.count
-            log("DShield spool: an earlier POST of batch \(sequence) may have reached DShield (crash or lost response); sending it again: up to \(records.count) duplicate records, \(possibleDuplicates) so far")
+            resent += records.count
+            log("DShield spool: an earlier POST of batch \(sequence) may have reached DShield (crash or lost response); sending it again: up to \(records.count) duplicate records, \(resent) so far")
         } else {
             guard rename(directory + "/" + file, batchPath(sequence, sending: true)) == 0 else { throw SpoolError("rename", path: file) }
             try syncDirectory()
         }
         return SpoolBatch(sequence: sequence, records: records, wasInFlight: wasInFlight)
-    }
-
-    /// Returns a claimed batch to the queue after DShield refused it with an HTTP error (so it
-    /// holds none of it).
-    public func release(_ batch: SpoolBatch) throws(SpoolError) {
-        let path = batchPath(batch.sequence, sending: true)
-        guard rename(path, batchPath(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
-        try syncDirectory()
-    }
-
-    /// Forgets a batch DShield accepted (or that had nothing left worth sending).
-    public func complete(_ batch: SpoolBatch) throws(SpoolError) {
-        let path = batchPath(batch.sequence, sending: true)
-        guard unlink(path) == 0 || errno == ENOENT else { throw SpoolError("unlink", path: path) }
-        try syncDirectory()
     }
 
     // MARK: - Files
@@ -186,7 +250,9 @@ public final class Spool {
         return Int(stem[..<dot])
     }
 
-    private func listing() throws(SpoolError) -> [String] {
+    private func listing() throws(SpoolError) -> [String] { try Self.listing(directory) }
+
+    private static func listing(_ directory: String) throws(SpoolError) -> [String] {
         guard let handle = opendir(directory) else { throw SpoolError("opendir", path: directory) }
         defer { closedir(handle) }
         var names: [String] = []
@@ -204,7 +270,7 @@ public final class Spool {
         let fd = open(openPath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpoolError("open", path: openPath) }
         openDescriptor = fd
-        let bytes = try readAll(openPath)
+        let bytes = try Self.readAll(openPath)
         let complete = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
         if complete < bytes.count {
             guard ftruncate(fd, off_t(complete)) == 0, fsync(fd) == 0 else { throw SpoolError("ftruncate", path: openPath) }
@@ -218,14 +284,14 @@ public final class Spool {
     private func enforceBound() throws(SpoolError) {
         var total = try listing().reduce(0) { sum, file in sum + fileSize(directory + "/" + file) }
         guard total > configuration.maximumBytes else { return }
-        if try batches().isEmpty { try seal() }
+        if try batches().isEmpty { try sealOpen() }
         for (sequence, file) in try batches() where total > configuration.maximumBytes {
             let path = directory + "/" + file
             let size = fileSize(path), count = try read(path).count
             guard unlink(path) == 0 else { throw SpoolError("unlink", path: path) }
             total -= size
-            droppedRecords += count
-            log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(droppedRecords) records dropped so far")
+            dropped += count
+            log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(dropped) records dropped so far")
         }
         try syncDirectory()
     }
@@ -236,11 +302,14 @@ public final class Spool {
     }
 
     private func read(_ path: String) throws(SpoolError) -> [DShieldRecord] {
-        Self.decode(try readAll(path)[...])
+        Self.decode(try Self.readAll(path)[...])
     }
 
-    private func readAll(_ path: String) throws(SpoolError) -> [UInt8] {
+    /// - Parameter missingIsEmpty: a file that does not exist reads as empty (a batch completed
+    ///   while another process was counting).
+    private static func readAll(_ path: String, missingIsEmpty: Bool = false) throws(SpoolError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT && missingIsEmpty { return [] }
         guard fd >= 0 else { throw SpoolError("open", path: path) }
         defer { close(fd) }
         var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
@@ -265,10 +334,7 @@ public final class Spool {
 
     /// Makes renames and deletions in the directory durable.
     private func syncDirectory() throws(SpoolError) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SpoolError("open", path: directory) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw SpoolError("fsync", path: directory) }
+        guard fsync(directoryDescriptor) == 0 else { throw SpoolError("fsync", path: directory) }
     }
 
     // MARK: - Record lines
@@ -280,9 +346,11 @@ public final class Spool {
         bytes.append(UInt8(ascii: "\n"))
     }
 
-    /// Every well-formed line; a damaged one (which only outside interference can make) is skipped.
+    /// Every well-formed complete line; a damaged one (which only outside interference can make)
+    /// is skipped, and so is a last line without its newline (still being written, or torn).
     static func decode(_ bytes: ArraySlice<UInt8>) -> [DShieldRecord] {
-        bytes.split(separator: UInt8(ascii: "\n")).compactMap { line in
+        let complete = bytes[..<(bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.startIndex)]
+        return complete.split(separator: UInt8(ascii: "\n")).compactMap { line in
             let f = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             guard f.count == 7, let time = Int64(f[0]), let source = IPAddress(f[1]), let sport = UInt16(f[2]),
                   let destination = IPAddress(f[3]), let dport = UInt16(f[4]), let proto = UInt8(f[5]), let flags = UInt8(f[6])

@@ -14,6 +14,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case unsupportedLinkType
         /// Reading interface statistics failed.
         case statistics
+        /// Listing the capture devices and their addresses failed.
+        case listInterfaces
     }
 
     public let kind: Kind

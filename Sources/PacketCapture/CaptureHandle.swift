@@ -252,7 +252,7 @@ private func dispatchCallback(
 }
 
 /// libpcap's error buffer (`PCAP_ERRBUF_SIZE` bytes).
-private struct ErrorBuffer {
+struct ErrorBuffer {
     var bytes = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
 
     mutating func withPointer<R>(_ body: (UnsafeMutablePointer<CChar>) -> R) -> R {

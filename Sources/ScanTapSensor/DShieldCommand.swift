@@ -1,5 +1,4 @@
 import DShieldReport
-import Dispatch
 import Foundation
 public import ScanReport
 #if canImport(Glibc)
@@ -32,81 +31,81 @@ public enum DShieldCommand {
     ///   submission failed (the records stay spooled; the message says when to retry).
     public static func run(_ options: SensorOptions, output: any LineOutput) throws(SensorError) {
         guard case .dshield(let action) = options.mode else { return }
-        let spool: Spool
-        do throws(SpoolError) {
-            spool = try Spool(directory: options.dshield.spool, log: log)
-        } catch {
-            throw SensorError.runtime(error.description)
-        }
         let statusPath = options.dshield.spool + "/" + statusFile
         switch action {
         case .status:
+            // Counted without taking the spool over: a running `live` owns it.
+            let pending: Int
+            do throws(SpoolError) {
+                pending = try Spool.pendingRecords(inDirectory: options.dshield.spool)
+            } catch {
+                throw SensorError.runtime(error.description)
+            }
             let last = DataFiles.read(statusPath)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "null"
             output.write(
                 "{\"event\":\"spool\",\"directory\":\(jsonString(options.dshield.spool)),"
-                    + "\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),\"last_submit\":\(last)}\n")
+                    + "\"pending_records\":\(pending),\"last_submit\":\(last)}\n")
             output.flush()
         case .submit:
+            let spool: Spool
+            do throws(SpoolError) {
+                spool = try Spool(directory: options.dshield.spool, log: log)
+            } catch {
+                throw SensorError.runtime(error.description)
+            }
             let config = try loadConfig(options.dshield.configFile ?? "")
-            let urlText = options.dshield.url ?? config.submitURL
-            guard let url = urlText.map({ URL(string: $0) }) ?? SubmitterConfiguration.officialURL else {
-                throw SensorError.usage("--dshield-url: '\(urlText ?? "")' is not a URL")
-            }
-            let submitter = Submitter(
-                configuration: SubmitterConfiguration(
-                    url: url, userID: config.userID, apiKey: config.apiKey,
-                    userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor; https://isc.sans.edu/)",
-                    maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400)),
-                spool: spool, log: log)
-            let job = SubmitJob(submitter: submitter)
-            let result = waitFor { () async -> Result<SubmissionOutcome, SpoolError> in
-                do throws(SpoolError) { return .success(try await job.submitter.submitPending()) } catch { return .failure(error) }
-            }
-            let now = Int64(Date().timeIntervalSince1970)
-            var line = "{\"event\":\"submit\",\"time\":\(now),\"submitted\":\(submitter.recordsSubmitted),"
-                + "\"expired\":\(submitter.recordsExpired),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
-                + "\"possible_duplicates\":\(spool.possibleDuplicates)"
-            let failure: SensorError?
-            switch result {
-            case .success(.done):
-                line += ",\"outcome\":\"done\"}"
-                failure = nil
-            case .success(.retry(let after)):
-                line += ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds)}"
-                failure = .runtime("submission failed; \(((try? spool.pendingRecords) ?? 0)) records stay spooled; retry in \(after.components.seconds) s")
-            case .failure(let error):
-                line += ",\"outcome\":\"error\"}"
-                failure = .runtime(error.description)
-            }
-            try? Data((line + "\n").utf8).write(to: URL(fileURLWithPath: statusPath), options: .atomic)
+            let submitter = try makeSubmitter(config: config, url: options.dshield.url, spool: spool)
+            let result = submitter.submitPendingBlocking()
+            let line = statusLine(
+                time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired, spool: spool,
+                result: result, next: nil)
+            writeStatus(line, spool: options.dshield.spool)
             output.write(line + "\n")
             output.flush()
-            if let failure { throw failure }
+            switch result {
+            case .success(.done): break
+            case .success(.retry(let after)):
+                throw SensorError.runtime("submission failed; \(((try? spool.pendingRecords) ?? 0)) records stay spooled; retry in \(after.components.seconds) s")
+            case .failure(let error): throw SensorError.runtime(error.description)
+            }
         }
     }
 
-    /// Runs an async job to completion from synchronous code (the command line tool's main).
-    private static func waitFor<T: Sendable>(_ job: @escaping @Sendable () async -> T) -> T {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox<T>()
-        Task {
-            box.value = await job()
-            done.signal()
+    /// The submitter for a `dshield.ini`, posting to `url` when given (else the file's
+    /// `submiturl`, else DShield's).
+    static func makeSubmitter(config: DShieldConfig, url option: String?, spool: Spool) throws(SensorError) -> Submitter {
+        let urlText = option ?? config.submitURL
+        guard let url = urlText.map({ URL(string: $0) }) ?? SubmitterConfiguration.officialURL else {
+            throw SensorError.usage("--dshield-url: '\(urlText ?? "")' is not a URL")
         }
-        done.wait()
-        return box.value!
+        return Submitter(
+            configuration: SubmitterConfiguration(
+                url: url, userID: config.userID, apiKey: config.apiKey,
+                userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor; https://isc.sans.edu/)",
+                maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400)),
+            spool: spool, log: log)
     }
 
-    /// The submitter handed to the task that runs it.
-    private final class SubmitJob: @unchecked Sendable {
-        // @unchecked: only the one task uses the submitter; this thread waits for it.
-        let submitter: Submitter
-        init(submitter: Submitter) { self.submitter = submitter }
+    /// The JSON line that `submit` prints and `status` shows as `last_submit`: one attempt's
+    /// outcome. `next` (the live sensor's next attempt) is appended when known.
+    static func statusLine(
+        time: Date, submitted: Int, expired: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>, next: Date?
+    ) -> String {
+        var line = "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
+            + "\"expired\":\(expired),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
+            + "\"possible_duplicates\":\(spool.possibleDuplicates)"
+        switch result {
+        case .success(.done): line += ",\"outcome\":\"done\""
+        case .success(.retry(let after)): line += ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds)"
+        case .failure(let error): line += ",\"outcome\":\"error\",\"error\":\(jsonString(error.description))"
+        }
+        if let next { line += ",\"next_attempt\":\(Int64(next.timeIntervalSince1970.rounded(.up)))" }
+        return line + "}"
     }
 
-    private final class ResultBox<T>: @unchecked Sendable {
-        // @unchecked: written once by the task before it signals, read after the wait.
-        var value: T?
+    /// Replaces the status file atomically: `status` never reads half a line.
+    static func writeStatus(_ line: String, spool directory: String) {
+        try? Data((line + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + statusFile), options: .atomic)
     }
 
     private static func jsonString(_ text: String) -> String {

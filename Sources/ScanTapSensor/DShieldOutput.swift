@@ -1,7 +1,56 @@
 import DShieldReport
 import Foundation
+import PacketCapture
 import ScanDetection
 import WireFormat
+
+/// What `read` and `live` settle about DShield before the first packet: the dshield.ini and the
+/// flow table's configuration.
+struct DShieldSettings {
+    let config: DShieldConfig?
+    let flows: FlowTableConfiguration
+
+    /// - Parameter interfaces: live's capture interfaces. Their own addresses are the home
+    ///   network when neither `--home-net` nor the dshield.ini's `honeypotip` names one.
+    /// - Throws: `SensorError` for a `dshield.ini` that cannot be used, or no home network.
+    init(options: SensorOptions.DShieldOptions, interfaces: [String] = []) throws(SensorError) {
+        config = try options.configFile.map { (path) throws(SensorError) in try DShieldCommand.loadConfig(path) }
+        // The command line wins over dshield.ini; the sensor's own addresses (honeypotip) are the
+        // home network when no other is given, as for the official sensor.
+        var home = options.homeNetwork.isEmpty ? config?.honeypotAddresses ?? [] : options.homeNetwork
+        if home.isEmpty && !interfaces.isEmpty {
+            home = try Self.ownAddresses(of: interfaces)
+            guard !home.isEmpty else {
+                throw SensorError.usage(
+                    "DShield from live needs a home network: --home-net CIDR,..., honeypotip in the dshield.ini, "
+                        + "or an address on a capture interface (\(interfaces.joined(separator: ", ")) has none)")
+            }
+        }
+        guard !home.isEmpty else {
+            throw SensorError.usage("DShield output needs --home-net CIDR,... (or honeypotip in the dshield.ini)")
+        }
+        let policy = options.policyGiven ? ReportPolicy(rawValue: options.policy) ?? .failed : config?.policy ?? .failed
+        flows = FlowTableConfiguration(
+            homeNetwork: home, policy: policy, exclusions: config?.exclusions ?? AddressExclusions(),
+            includeIPv6: options.ipv6 || config?.includeIPv6 == true)
+    }
+
+    /// The interfaces' own addresses, each as a host prefix; link-local ones are left out.
+    ///
+    /// The addresses, not their subnets: like `honeypotip`, they say what the sensor itself is.
+    /// A promiscuous interface can see a neighbour's traffic, and a neighbour on a shared subnet
+    /// (a hosting provider's) is not the operator's to report for.
+    static func ownAddresses(of interfaces: [String]) throws(SensorError) -> [IPPrefix] {
+        let devices: [NetworkInterface]
+        do throws(CaptureError) {
+            devices = try NetworkInterface.all()
+        } catch {
+            throw SensorError(error)
+        }
+        return devices.filter { interfaces.contains($0.name) }.flatMap(\.addresses).filter { !$0.isLinkLocal }
+            .map { IPPrefix(network: $0.address, length: $0.address.familyBitWidth) }
+    }
+}
 
 /// The DShield records of a `read`: a flow table fed from the detector's thread; when the input
 /// ends, the records go to the requested files and, with a `dshield.ini`, to the spool.
@@ -12,22 +61,10 @@ final class DShieldOutput {
     private var records: [DShieldRecord] = []
 
     /// - Parameter isScanner: for the `scans` policy, whether the detector has declared a source.
-    /// - Throws: `SensorError` for a `dshield.ini` that cannot be used, or no home network.
-    init(options: SensorOptions.DShieldOptions, isScanner: @escaping (IPAddress) -> Bool) throws(SensorError) {
+    init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, isScanner: @escaping (IPAddress) -> Bool) {
         self.options = options
-        config = try options.configFile.map { (path) throws(SensorError) in try DShieldCommand.loadConfig(path) }
-        // The command line wins over dshield.ini; the sensor's own addresses (honeypotip) are the
-        // home network when no other is given, as for the official sensor.
-        let home = options.homeNetwork.isEmpty ? config?.honeypotAddresses ?? [] : options.homeNetwork
-        guard !home.isEmpty else {
-            throw SensorError.usage("DShield output needs --home-net CIDR,... (or honeypotip in the dshield.ini)")
-        }
-        let policy = options.policyGiven ? ReportPolicy(rawValue: options.policy) ?? .failed : config?.policy ?? .failed
-        flows = FlowTable(
-            FlowTableConfiguration(
-                homeNetwork: home, policy: policy, exclusions: config?.exclusions ?? AddressExclusions(),
-                includeIPv6: options.ipv6 || config?.includeIPv6 == true),
-            sourceIsScanner: isScanner)
+        config = settings.config
+        flows = FlowTable(settings.flows, sourceIsScanner: isScanner)
     }
 
     @inline(__always)

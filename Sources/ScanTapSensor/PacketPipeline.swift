@@ -35,7 +35,7 @@ struct FrameDecoder {
 }
 
 /// A live capture thread's path from frame to detector: decode into a batch, hand full batches
-/// to the table.
+/// to the table and, with DShield, to the shared flow table, each packet decoded once.
 struct PacketPipeline: ~Copyable {
     /// Packets decoded before the table sees them. The detector overlaps a batch's cache misses
     /// (see `ScanDetector.process(_:onAlert:)`); 32 keeps enough of them in flight to fill the
@@ -43,12 +43,14 @@ struct PacketPipeline: ~Copyable {
     static let batchSize = 32
 
     let detector: ScanDetector
+    let dshield: LiveDShield?
     var frames = FrameDecoder()
     private let batch = UnsafeMutableBufferPointer<DecodedPacket>.allocate(capacity: batchSize)
     private var pending = 0
 
-    init(detector: ScanDetector) {
+    init(detector: ScanDetector, dshield: LiveDShield? = nil) {
         self.detector = detector
+        self.dshield = dshield
         batch.initialize(repeating: DecodedPacket())
     }
 
@@ -63,14 +65,17 @@ struct PacketPipeline: ~Copyable {
         return pending == Self.batchSize ? flush(onAlert: onAlert) : false
     }
 
-    /// Hands the packets decoded so far to the detector. Returns true when that raised an alert.
+    /// Hands the packets decoded so far to the detector, then to the DShield flow table.
+    /// Returns true when that raised an alert.
     mutating func flush(onAlert: (Alert) -> Void) -> Bool {
         guard pending > 0 else { return false }
         var alerted = false
-        detector.process(UnsafeBufferPointer(rebasing: batch[0..<pending])) { alert in
+        let packets = UnsafeBufferPointer(rebasing: batch[0..<pending])
+        detector.process(packets) { alert in
             alerted = true
             onAlert(alert)
         }
+        dshield?.process(packets)
         pending = 0
         return alerted
     }

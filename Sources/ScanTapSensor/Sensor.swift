@@ -80,7 +80,10 @@ public final class Sensor: @unchecked Sendable {
         }
 
         let dshield = options.dshield.wanted
-            ? try DShieldOutput(options: options.dshield, isScanner: { [detector] in detector.isDeclared($0) }) : nil
+            ? DShieldOutput(
+                options: options.dshield, settings: try DShieldSettings(options: options.dshield),
+                isScanner: { [detector] in detector.isDeclared($0) })
+            : nil
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
         var nextSweep = Int64.min
         var alerted = false
@@ -126,6 +129,11 @@ public final class Sensor: @unchecked Sendable {
 
     private func runLive(_ interfaces: [String]) throws(SensorError) {
         let filter = try FilterLibrary.filter(for: options.filter ?? FilterLibrary.defaultName)
+        // The dshield.ini and the home network are settled first: a mistake there stops the run
+        // before any interface is opened. The ini is read now, while it is still readable (it is
+        // its owner's, mode 0600, and -Z may drop that owner's rights).
+        let dshieldSettings = options.dshield.configFile == nil
+            ? nil : try DShieldSettings(options: options.dshield, interfaces: interfaces)
         var captures: [(handle: CaptureHandle, linkType: LinkType)] = []
         do throws(CaptureError) {
             for interface in interfaces {
@@ -139,6 +147,14 @@ public final class Sensor: @unchecked Sendable {
             throw SensorError(error)
         }
         if let user = options.dropToUser { try dropPrivileges(to: user) }
+        // The spool is opened as the user the sensor runs as: the files it creates are that
+        // user's, so renaming them later cannot fail for want of rights.
+        let dshield = try dshieldSettings.map { (settings) throws(SensorError) in
+            // Settings exist only with a --dshield-config, so their config is there.
+            try LiveDShield(
+                options: options.dshield, settings: settings, config: settings.config!,
+                isScanner: { [detector] in detector.isDeclared($0) })
+        }
 
         stopper.install()
         defer { stopper.uninstall() }
@@ -153,7 +169,7 @@ public final class Sensor: @unchecked Sendable {
             signal(SIGHUP, SIG_DFL)
         }
 
-        let workers = captures.map { LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector) }
+        let workers = captures.map { LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector, dshield: dshield) }
         let group = DispatchGroup()
         let failures = Mutex<[SensorError]>([])
         for worker in workers {
@@ -169,22 +185,32 @@ public final class Sensor: @unchecked Sendable {
             }
         }
         // The sweeper: packet time drives closing, but when the link is quiet the wall clock
-        // moves the sensor's clock on, so idle episodes still close on time.
+        // moves the sensor's clock on, so idle episodes still close on time. It also takes the
+        // DShield records decided in the last second to the spool.
         let sweeperDone = DispatchSemaphore(value: 0)
         startThread {
             while !self.stopper.waitForStop(milliseconds: 1000) {
                 let packetTime = workers.map(\.clock).max() ?? .zero
-                let closed = self.detector.sweep(now: max(packetTime, wallClock()))
+                let now = max(packetTime, wallClock())
+                let closed = self.detector.sweep(now: now)
                 if !closed.isEmpty {
                     self.report(closed)
                     self.flushAlerts()  // live, a closed episode is news too
                 }
+                dshield?.sweep(now: now)
             }
             sweeperDone.signal()
         }
+        // Submissions wait on the network: never on a capture thread.
+        if let dshield { startThread { dshield.runSubmissions() } }
         group.wait()
         stopper.stop()
         sweeperDone.wait()
+        dshield?.stopSubmissions()
+        // The flows still held are decided now and spooled before the final report; a spool
+        // failure is reported after it, like a capture failure.
+        var dshieldFailure: SensorError? = nil
+        do throws(SensorError) { try dshield?.finish() } catch { dshieldFailure = error }
 
         var statistics = RunStatistics()
         for worker in workers {
@@ -196,7 +222,8 @@ public final class Sensor: @unchecked Sendable {
             }
         }
         finish(statistics)
-        if let failure = failures.withLock({ $0.first }) { throw failure }
+        dshield?.awaitSubmissions()
+        if let failure = failures.withLock({ $0.first }) ?? dshieldFailure { throw failure }
     }
 
     /// Rebuilds the classifier from its files and swaps it in for the episodes reported from
@@ -278,10 +305,10 @@ private final class LiveWorker: @unchecked Sendable {
     var pipeline: PacketPipeline
     private let latest = Atomic<Int64>(0)
 
-    init(handle: CaptureHandle, linkType: LinkType, detector: ScanDetector) {
+    init(handle: CaptureHandle, linkType: LinkType, detector: ScanDetector, dshield: LiveDShield?) {
         self.handle = handle
         self.linkType = linkType
-        self.pipeline = PacketPipeline(detector: detector)
+        self.pipeline = PacketPipeline(detector: detector, dshield: dshield)
     }
 
     /// The latest packet time this thread has seen.

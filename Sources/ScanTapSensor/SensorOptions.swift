@@ -41,7 +41,8 @@ public struct SensorOptions: Sendable {
     public var dropToUser: String? = nil
     /// What the shared classifier loads.
     public var classification = ClassificationOptions()
-    /// DShield records written by `read`.
+    /// DShield records: written to files by `read`, spooled by `read` and `live`, submitted on
+    /// a schedule by `live`.
     public var dshield = DShieldOptions()
 
     /// `--home-net` and the DShield outputs.
@@ -59,12 +60,18 @@ public struct SensorOptions: Sendable {
         /// `--dshield-userid N`: the DShield user id in the text format's subject and lines.
         public var userID = 0
         /// `--dshield-config FILE`: the official sensor's `dshield.ini`; `read` then also puts
-        /// the records in the spool, and `dshield submit` sends them.
+        /// the records in the spool, and `dshield submit` sends them; `live` spools them and
+        /// submits them itself.
         public var configFile: String? = nil
         /// `--spool DIR`: where records wait for submission.
         public var spool = "/var/spool/scantap"
         /// `--dshield-url URL`: overrides the submission URL (a test receiver, `devsubmitapi`).
         public var url: String? = nil
+        /// `--submit-interval SECONDS` (live): time between scheduled submissions, each at the
+        /// same random offset into its interval. 1800 by default: the official sensor submits
+        /// twice an hour, at a random minute so that sensors do not all post at once. Shorter
+        /// intervals are for tests and for watching a new installation.
+        public var submitInterval = 1800
 
         public var wanted: Bool { textFile != nil || jsonFile != nil || configFile != nil }
         public init() {}
@@ -120,6 +127,8 @@ public struct SensorOptions: Sendable {
         var interfaces: [String] = []
         var episodes: String? = nil
         var timeoutGiven = false
+        /// The first option that only means something with a dshield.ini, for live's check.
+        var dshieldOnlyOption: String? = nil
 
         func value(_ option: String) throws(UsageError) -> String {
             guard let v = rest.popFirst() else { throw UsageError("option \(option) needs a value") }
@@ -202,6 +211,10 @@ public struct SensorOptions: Sendable {
                 dshield.textFile = try value(argument)
             case "--dshield-json" where command == "read":
                 dshield.jsonFile = try value(argument)
+            case "--dshield-text" where command == "live", "--dshield-json" where command == "live":
+                // A file written as records are decided would be a torn document after a kill;
+                // the spool is live's durable record, and `dshield status` shows it.
+                throw UsageError("\(argument) applies to read only; live spools the records (--dshield-config FILE)")
             case "--dshield-policy":
                 let policy = try value(argument)
                 guard ["failed", "scans", "all"].contains(policy) else {
@@ -209,16 +222,25 @@ public struct SensorOptions: Sendable {
                 }
                 dshield.policy = policy
                 dshield.policyGiven = true
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--dshield-config":
                 dshield.configFile = try value(argument)
             case "--spool":
                 dshield.spool = try value(argument)
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--dshield-url":
                 dshield.url = try value(argument)
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
+            case "--submit-interval":
+                try liveOnly(argument)
+                dshield.submitInterval = try integer(argument, 1...86_400)
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--dshield-ipv6":
                 dshield.ipv6 = true
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--dshield-userid":
                 dshield.userID = try integer(argument, 0...Int(Int32.max))
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--resolve":
                 classification.resolve = true
             case "--resolver":
@@ -282,6 +304,9 @@ public struct SensorOptions: Sendable {
             mode = .read(files: files)
         } else {
             guard !interfaces.isEmpty else { throw UsageError("live needs at least one -i INTERFACE") }
+            if let option = dshieldOnlyOption, dshield.configFile == nil {
+                throw UsageError("\(option) needs --dshield-config FILE: live reports to DShield through the spool only")
+            }
             mode = .live(interfaces: interfaces)
         }
     }
@@ -314,15 +339,20 @@ public struct SensorOptions: Sendable {
                                   default because lookups can tip a scanner off)
           --resolver ADDR[:PORT]  the DNS server for --resolve (default: the system's)
           --resolve-wait SECONDS  read: at the end, wait this long for lookups in flight (default 0)
-        DShield (read):
+        DShield:
           --home-net CIDR,...     the network you guard: records are unsolicited inbound flows to it
-          --dshield-text FILE     write the classic tab-separated DShield records to FILE
-          --dshield-json FILE     write the submitapi JSON body (without authheader) to FILE
+                                  (else honeypotip in the dshield.ini; live: else the capture
+                                  interfaces' own addresses)
+          --dshield-text FILE     read: write the classic tab-separated DShield records to FILE
+          --dshield-json FILE     read: write the submitapi JSON body (without authheader) to FILE
           --dshield-policy P      failed (default: never answered positively), scans or all
           --dshield-ipv6          include IPv6 records
-          --dshield-userid N      your DShield user id (default 0)
-          --dshield-config FILE   the official sensor's dshield.ini: also spool the records
+          --dshield-userid N      your DShield user id in text records (default 0)
+          --dshield-config FILE   the official sensor's dshield.ini: spool the records (live also
+                                  submits them on its schedule)
           --spool DIR             where records wait for submission (default /var/spool/scantap)
+          --dshield-url URL       submit there instead of DShield (a test receiver, devsubmitapi)
+          --submit-interval SECONDS   live: submit every SECONDS at a random offset (default 1800)
         scantap dshield submit --dshield-config FILE [--spool DIR] [--dshield-url URL]
         scantap dshield status [--spool DIR]
         live options:

@@ -84,6 +84,32 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
         #expect(records[1].ipProtocol == 17 && records[1].destinationPort == 161)
     }
 
+    @Test func anAnswerFedBeforeItsAttemptStillDecidesItByPacketTime() {
+        // Each direction of a tap on its own interface: the answer's capture thread may hand it
+        // over first.
+        let refused = [
+            packet(server, 23, "198.51.100.2", 2222, flags: [.rst, .ack], at: 1),
+            packet("198.51.100.2", 2222, server, 23, flags: .syn, at: 0),
+        ]
+        #expect(run(refused, policy: .failed) == [record("198.51.100.2", 2222, 23, proto: 6, flags: .syn)])
+        let accepted = [
+            packet(server, 22, "198.51.100.1", 1111, flags: [.syn, .ack], at: 1),
+            packet("198.51.100.1", 1111, server, 22, flags: .syn, at: 0),
+            packet(server, 53, "198.51.100.4", 4444, .udp, at: 3),
+            packet("198.51.100.4", 4444, server, 53, .udp, at: 2),
+        ]
+        #expect(run(accepted, policy: .failed).isEmpty)
+        #expect(run(accepted, policy: .all).map(\.destinationPort) == [22, 53])
+        // A flow the home host opened stays its own when the outside speaks later.
+        let outgoing = [
+            packet(server, 40000, "198.51.100.7", 443, flags: .syn, at: 0),
+            packet("198.51.100.7", 443, server, 40000, flags: [.syn, .ack], at: 1),
+            packet(server, 40001, "198.51.100.7", 53, .udp, at: 2),
+            packet("198.51.100.7", 53, server, 40001, .udp, at: 3),
+        ]
+        #expect(run(outgoing, policy: .all).isEmpty)
+    }
+
     @Test func failedWithholdsARecordUntilTheAnswerDeadlineInPacketTime() {
         var configuration = FlowTableConfiguration(homeNetwork: home, policy: .failed)
         configuration.answerDeadline = .seconds(30)

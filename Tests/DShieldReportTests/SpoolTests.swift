@@ -97,4 +97,47 @@ final class LogLines: @unchecked Sendable {
         #expect(oldest.records.first == sampleRecords(1, from: spool.droppedRecords).first)
         #expect(log.all.allSatisfy { $0.contains("FULL") && $0.contains("oldest first") })
     }
+
+    @Test func aSecondOwnerOfTheDirectoryIsRefusedUntilTheFirstIsGone() throws {
+        let dir = temporaryDirectory("owner")
+        var first: Spool? = try Spool(directory: dir, log: { _ in })
+        try first?.append(sampleRecords(2))
+        #expect(throws: SpoolError.self) { try Spool(directory: dir, log: { _ in }) }
+        // Counting needs no ownership: `dshield status` while `live` runs.
+        #expect(try Spool.pendingRecords(inDirectory: dir) == 2)
+        first = nil
+        #expect(try Spool(directory: dir, log: { _ in }).pendingRecords == 2)
+    }
+
+    @Test func aLineStillBeingWrittenIsNotCountedFromOutside() throws {
+        let dir = temporaryDirectory("count")
+        let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 3), log: { _ in })
+        try spool.append(sampleRecords(4))
+        let handle = FileHandle(forWritingAtPath: dir + "/open.spool")!
+        handle.seekToEndOfFile()
+        handle.write(Data("1772373909\t198.51.100.1\t4000".utf8))
+        try handle.close()
+        #expect(try Spool.pendingRecords(inDirectory: dir) == 4)
+    }
+
+    @Test func appendsFromOneThreadWhileAnotherSubmitsLoseAndRepeatNothing() throws {
+        let spool = try Spool(directory: temporaryDirectory("threads"), configuration: SpoolConfiguration(batchRecordLimit: 7), log: { _ in })
+        let total = 600
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for start in stride(from: 0, to: total, by: 10) { try! spool.append(sampleRecords(10, from: start)) }
+            done.signal()
+        }
+        var sent: [DShieldRecord] = []
+        func drain() throws {
+            try spool.seal()
+            while let batch = try spool.claimOldestBatch() {
+                sent += batch.records
+                try spool.complete(batch)
+            }
+        }
+        while done.wait(timeout: .now()) == .timedOut { try drain() }
+        try drain()
+        #expect(sent.count == total && Set(sent.map(\.sourcePort)).count == total)
+    }
 }

@@ -162,6 +162,22 @@ import _ScanTapTestSupport
         #expect(result.status == 1 && !result.stderr.contains("secret"))
     }
 
+    @Test func liveWithoutAHomeNetworkIsAUsageErrorBeforeAnyInterfaceIsOpened() throws {
+        let dir = NSTemporaryDirectory() + "scantap-home-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = "\(dir)/dshield.ini"
+        try "[DShield]\nuserid=1\napikey=abc\n".write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        // No such interface, so no address of its own: nothing says what the home network is.
+        let live = ["live", "-i", "scantap-none0", "--dshield-config", config, "--spool", "\(dir)/spool"]
+        let unguarded = try Scantap.run(live)
+        #expect(unguarded.status == 2 && unguarded.stderr.contains("home network") && unguarded.stderr.contains("honeypotip"))
+        // With one, the run gets as far as opening the interface.
+        let guarded = try Scantap.run(live + ["--home-net", "198.18.0.0/24"])
+        #expect(guarded.status == 1 && guarded.stderr.contains("scantap-none0"))
+    }
+
     @Test func dshieldOutputWithoutAHomeNetworkIsAUsageError() throws {
         let result = try Scantap.run(["read", "--dshield-text", "/tmp/never-written.txt", "samples/lab-sample.pcap"])
         #expect(result.status == 2 && result.stderr.contains("--home-net"))

@@ -19,6 +19,14 @@ struct LiveLabTests {
         try runLabScript("reload-test.sh", expecting: "PASS: reload-test")
     }
 
+    /// `lab/dshield-live-test.sh`: live with a dshield.ini spools each record within a second (a
+    /// SIGKILL loses none) and submits on its own schedule, through a 429, to a receiver that
+    /// checks the HMAC: exactly the unanswered attempts of two nmap scans arrive.
+    @Test(.timeLimit(.minutes(2)))
+    func liveSubmitsTheUnansweredAttemptsOfAnNmapScanOnItsOwnSchedule() throws {
+        try runLabScript("dshield-live-test.sh", expecting: "PASS: dshield-live-test")
+    }
+
     private func runLabScript(_ script: String, expecting pass: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")

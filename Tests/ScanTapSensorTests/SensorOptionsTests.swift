@@ -35,9 +35,23 @@ import PacketCapture
         [], ["scan"], ["read"], ["live"], ["read", "x.pcap", "--bogus"], ["read", "x.pcap", "--format", "xml"],
         ["read", "x.pcap", "--ignore", "10.0.0.0/33"], ["read", "x.pcap", "--max-sources"],
         ["read", "x.pcap", "-i", "eth0"], ["live", "-i", "eth0", "extra"], ["read", "x.pcap", "--ipv6-group", "7"],
+        ["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-text", "x.txt"],
+        ["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-json", "x.json"],
+        ["live", "-i", "eth0", "--submit-interval", "5"], ["live", "-i", "eth0", "--dshield-url", "http://127.0.0.1/"],
+        ["read", "x.pcap", "--submit-interval", "5"], ["live", "-i", "eth0", "--dshield-config", "d.ini", "--submit-interval", "0"],
     ])
     func mistakesAreUsageErrors(arguments: [String]) {
         #expect(throws: UsageError.self) { try SensorOptions(parsing: arguments) }
+    }
+
+    @Test func liveTakesADShieldConfigWithItsSpoolURLAndSubmissionInterval() throws {
+        let o = try SensorOptions(parsing: [
+            "live", "-i", "eth0", "--dshield-config", "d.ini", "--spool", "/tmp/s", "--dshield-url", "http://127.0.0.1:8080/",
+            "--submit-interval", "5", "--dshield-policy", "all",
+        ])
+        #expect(o.dshield.configFile == "d.ini" && o.dshield.spool == "/tmp/s" && o.dshield.url == "http://127.0.0.1:8080/")
+        #expect(o.dshield.submitInterval == 5 && o.dshield.policy == "all")
+        #expect(try SensorOptions(parsing: ["live", "-i", "eth0", "--dshield-config", "d.ini"]).dshield.submitInterval == 1800)
     }
 
     @Test func readRunsNoFilterUnlessAskedAndLiveUsesTheDefault() throws {
