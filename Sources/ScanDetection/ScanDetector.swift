@@ -208,7 +208,11 @@ public final class ScanDetector: @unchecked Sendable {
             }
             guard let quoted = packet.quoted else { return nil }
             let port = quoted.ipProtocol == 6 || quoted.ipProtocol == 17 ? quoted.destinationPort : 0
-            return answer(to: tag, from: quoted.destination, port: port, at: packet.timestamp, success: false).alert
+            let outcome = answer(to: tag, from: quoted.destination, port: port, at: packet.timestamp, success: false)
+            guard !outcome.matched, quoted.destination != packet.source else { return outcome.alert }
+            // Anonymised captures (tcpdpriv, Crypto-PAn) rewrite the outer header and leave the
+            // quoted one as it was: the error's sender stands for the target it speaks for.
+            return answer(to: tag, from: packet.source, port: port, at: packet.timestamp, success: false).alert
         default:
             break
         }

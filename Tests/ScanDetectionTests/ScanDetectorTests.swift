@@ -149,6 +149,22 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(d.closeAll().isEmpty)
     }
 
+    @Test func unreachablesInAnAnonymisedCaptureStillAnswerTheProbesTheyQuote() throws {
+        let d = detector()
+        var alerts: [Alert] = []
+        for n in 0..<6 {
+            let target = Traffic.host(700 + n)
+            if let a = d.process(Traffic.tcp(scanner, 52972, target, 80, .syn, at: Double(n) * 600)) { alerts.append(a) }
+            // The outer header was rewritten, the quoted one kept the original address.
+            var prohibited = Traffic.portUnreachable(from: target, quoting: scanner, 52972, IPAddress("143.219.0.1")!, 80,
+                at: Double(n) * 600 + 0.001)
+            prohibited.quoted?.ipProtocol = 6
+            if let a = d.process(prohibited) { alerts.append(a) }
+        }
+        let alert = try #require(alerts.first)
+        #expect(alerts.count == 1 && alert.path == .sequentialTest && alert.detectedAfter == 4)
+    }
+
     @Test func retransmissionsAndRepeatsAreNotNewFirstContacts() {
         let d = detector()
         for n in 0..<200 {
