@@ -2,12 +2,13 @@ import PacketCapture
 import ScanDetection
 import WireFormat
 
-/// Decodes frames and counts them: the first step of every capture thread.
+/// Decodes frames, reassembles fragmented probes' headers and counts frames: the first step of
+/// every capture thread.
 ///
-/// Each capture thread owns one, so its counters are plain integers; they are read after the
-/// thread has ended.
+/// Each capture thread owns one, so its counters are plain integers and its reassembler needs no
+/// lock; they are read after the thread has ended.
 struct FrameDecoder {
-    let decoder = PacketDecoder()
+    let reassembler = FragmentReassembler()
     var packets = 0
     var decoded = 0
     var malformed = 0
@@ -18,13 +19,18 @@ struct FrameDecoder {
     @inline(__always)
     mutating func decode(_ frame: CapturedFrame, linkType: LinkType, into packet: UnsafeMutablePointer<DecodedPacket>) -> Bool {
         packets &+= 1
-        switch decoder.decode(frame.bytes, wireLength: frame.wireLength, linkType: linkType,
+        switch reassembler.decode(frame.bytes, wireLength: frame.wireLength, linkType: linkType,
             timestamp: frame.timestamp, into: &packet.pointee)
         {
         case .decoded:
             decoded &+= 1
             if frame.timestamp > clock { clock = frame.timestamp }
             return true
+        case .fragment:
+            // Held until its datagram's header is complete, or part of one already handed on.
+            decoded &+= 1
+            if frame.timestamp > clock { clock = frame.timestamp }
+            return false
         case .notIP:
             return false
         case .malformed:

@@ -73,8 +73,9 @@ public struct TCPOptionSummary: Sendable, Hashable {
 /// The transport a decoded packet carries.
 public enum Transport: UInt8, Sendable {
     case tcp, udp, icmp, icmpv6
-    /// A non-first IPv4 fragment, or a first fragment too short to hold its transport header:
-    /// no ports can be read.
+    /// From `PacketDecoder` alone: a non-first IPv4 or IPv6 fragment, or a first fragment too
+    /// short to hold its transport header; no ports can be read. `FragmentReassembler` hands on
+    /// the reassembled header instead.
     case fragment
     /// Any other IP protocol (GRE, ESP, SCTP…): addresses only.
     case other

@@ -6,6 +6,9 @@ public enum DecodeResult: Sendable, Equatable {
     case notIP
     /// A frame whose headers contradict themselves or end before they should.
     case malformed(MalformedReason)
+    /// From `FragmentReassembler` only: an IP fragment taken in that completes no transport
+    /// header yet, or one of a datagram already handed on. Decoded, with nothing to hand on.
+    case fragment
 }
 
 /// Why a frame was rejected; each reason is counted separately so an operator can tell a short
@@ -38,6 +41,9 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes one captured frame.
     ///
+    /// A fragment is decoded alone: a non-first fragment, or a first fragment too short for its
+    /// transport header, is a `.fragment` packet. `FragmentReassembler` decodes fragments whole.
+    ///
     /// - Parameters:
     ///   - frame: the captured bytes (`caplen` of them).
     ///   - wireLength: the frame's length on the wire (`len`), at least `frame.count`.
@@ -47,6 +53,18 @@ public struct PacketDecoder: Sendable {
     public func decode(
         _ frame: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType, timestamp: Timestamp,
         into packet: inout DecodedPacket
+    ) -> DecodeResult {
+        var fragment = FragmentView()
+        return decode(frame, wireLength: wireLength, linkType: linkType, timestamp: timestamp, into: &packet,
+            fragment: &fragment)
+    }
+
+    /// Decodes one captured frame as `decode(_:wireLength:linkType:timestamp:into:)` does, and
+    /// describes in `fragment` where the packet's data lies when it is part of a fragmented
+    /// datagram (`fragment.start` stays -1 otherwise).
+    func decode(
+        _ frame: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType, timestamp: Timestamp,
+        into packet: inout DecodedPacket, fragment: inout FragmentView
     ) -> DecodeResult {
         guard let base = frame.baseAddress else { return .malformed(.truncatedLinkHeader) }
         packet = DecodedPacket()
@@ -100,9 +118,9 @@ public struct PacketDecoder: Sendable {
         let ipWireLength = wireLength - linkHeaderLength
         switch etherType {
         case 0x0800:
-            return decodeIPv4(base, offset, captured, ipWireLength, &packet)
+            return decodeIPv4(base, offset, captured, ipWireLength, &packet, &fragment)
         case 0x86DD:
-            return decodeIPv6(base, offset, captured, ipWireLength, &packet)
+            return decodeIPv6(base, offset, captured, ipWireLength, &packet, &fragment)
         default:
             return .notIP
         }
@@ -110,7 +128,7 @@ public struct PacketDecoder: Sendable {
 
     func decodeIPv4(
         _ base: UnsafeRawPointer, _ ip: Int, _ captured: Int, _ ipWireLength: Int,
-        _ packet: inout DecodedPacket
+        _ packet: inout DecodedPacket, _ fragment: inout FragmentView
     ) -> DecodeResult {
         guard captured >= ip + 20 else { return .malformed(.truncatedIPHeader) }
         // Safe from here to the IHL check: 20 bytes of IP header are captured.
@@ -130,22 +148,29 @@ public struct PacketDecoder: Sendable {
         packet.ipProtocol = base.byte(ip + 9)
         packet.source = IPAddress(ipv4: base.be32(ip + 12))
         packet.destination = IPAddress(ipv4: base.be32(ip + 16))
-        let fragmentField = base.be16(ip + 6)
-        if fragmentField & 0x1FFF != 0 {
-            packet.transport = .fragment  // Only the first fragment carries the transport header.
-            return .decoded
-        }
         // Bytes of the transport header and payload that exist on the wire and in the capture.
         let transportLength = totalLength - headerLength
         let capturedEnd = min(captured, ip + totalLength)
+        let fragmentField = base.be16(ip + 6)
+        if fragmentField & 0x3FFF != 0 {
+            // More-fragments or an offset: one piece of a larger datagram.
+            fragment = FragmentView(
+                start: ip + headerLength, capturedEnd: capturedEnd, length: transportLength,
+                offset: Int(fragmentField & 0x1FFF) * 8, more: fragmentField & 0x2000 != 0,
+                transport: ip + headerLength)
+            if fragment.offset != 0 {
+                packet.transport = .fragment  // Only the first fragment carries the transport header.
+                return .decoded
+            }
+        }
         return decodeTransport(
             base, ip + headerLength, capturedEnd, transportLength, packet.ipProtocol,
-            moreFragments: fragmentField & 0x2000 != 0, &packet)
+            moreFragments: fragment.more, &packet)
     }
 
     func decodeIPv6(
         _ base: UnsafeRawPointer, _ ip: Int, _ captured: Int, _ ipWireLength: Int,
-        _ packet: inout DecodedPacket
+        _ packet: inout DecodedPacket, _ fragment: inout FragmentView
     ) -> DecodeResult {
         guard captured >= ip + 40 else { return .malformed(.truncatedIPHeader) }
         // Safe: the 40-byte fixed header is captured.
@@ -162,7 +187,6 @@ public struct PacketDecoder: Sendable {
         let capturedEnd = min(captured, end)
         var next = base.byte(ip + 6)
         var offset = ip + 40
-        var moreFragments = false
         for _ in 0...Self.maximumExtensionHeaders {
             switch next {
             case 0, 43, 60, 135, 139, 140:
@@ -184,17 +208,25 @@ public struct PacketDecoder: Sendable {
                 let fragmentField = base.be16(offset + 2)
                 packet.ipID = base.be32(offset + 4)
                 offset += 8
-                moreFragments = fragmentField & 1 != 0
-                if fragmentField & 0xFFF8 != 0 {
-                    packet.ipProtocol = next
-                    packet.transport = .fragment
-                    return .decoded
+                // An offset or the M flag: one piece of a larger datagram. Offset 0 without M is
+                // an atomic fragment, a whole datagram (RFC 6946).
+                if fragmentField & 0xFFF9 != 0 {
+                    fragment = FragmentView(
+                        start: offset, capturedEnd: capturedEnd, length: end - offset,
+                        offset: Int(fragmentField & 0xFFF8), more: fragmentField & 1 != 0)
+                    if fragment.offset != 0 {
+                        packet.ipProtocol = next
+                        packet.transport = .fragment
+                        return .decoded
+                    }
                 }
             default:
                 guard offset <= end else { return .malformed(.badIPTotalLength) }
                 packet.ipProtocol = next
+                // Read only when this is a first fragment: where its chain of headers ended.
+                fragment.transport = offset
                 return decodeTransport(
-                    base, offset, capturedEnd, end - offset, next, moreFragments: moreFragments,
+                    base, offset, capturedEnd, end - offset, next, moreFragments: fragment.more,
                     &packet)
             }
         }
@@ -253,10 +285,7 @@ public struct PacketDecoder: Sendable {
             packet.icmpType = base.byte(offset)
             packet.icmpCode = base.byte(offset + 1)
             packet.payloadLength = Int32(transportLength - 4)
-            let isError = proto == 1
-                ? (packet.icmpType == 3 || packet.icmpType == 11 || packet.icmpType == 12)
-                : packet.icmpType < 128
-            if isError && available >= 8 {
+            if Self.isICMPError(proto, packet.icmpType) && available >= 8 {
                 packet.quoted = Self.decodeQuoted(base, offset + 8, capturedEnd)
             } else if available >= 8 {
                 // Echo identifier and sequence stand where ports would: sweeps reuse them.
@@ -268,6 +297,12 @@ public struct PacketDecoder: Sendable {
             packet.payloadLength = Int32(transportLength)
         }
         return .decoded
+    }
+
+    /// Whether an ICMP (`proto` 1) or ICMPv6 (58) message of this type is an error that quotes
+    /// the packet it is about: unreachable, time exceeded, parameter problem (ICMPv6: below 128).
+    static func isICMPError(_ proto: UInt8, _ type: UInt8) -> Bool {
+        proto == 1 ? (type == 3 || type == 11 || type == 12) : type < 128
     }
 
     /// Decodes the packet an ICMP error quotes: its IP header and the first 8 bytes after it
@@ -325,6 +360,26 @@ public struct PacketDecoder: Sendable {
         }
         return summary
     }
+}
+
+/// Where a fragment's data lies in its frame and in its datagram: what the decoder tells the
+/// reassembler about a packet that is one piece of a larger datagram.
+struct FragmentView {
+    /// Frame offset of the fragment's data: after the IPv4 header, or after the IPv6 fragment
+    /// header. -1 when the packet is no fragment.
+    var start = -1
+    /// One past the fragment's last data byte that is captured.
+    var capturedEnd = 0
+    /// The fragment's data bytes on the wire.
+    var length = 0
+    /// The data's byte offset in the datagram's fragmentable part.
+    var offset = 0
+    /// More fragments follow (the IPv4 MF flag, the IPv6 M flag).
+    var more = false
+    /// In a first fragment, the frame offset where its transport header starts: after the IPv4
+    /// header, or after the IPv6 extension headers that follow the fragment header. -1 while
+    /// unknown (an IPv6 chain the decoder could not walk).
+    var transport = -1
 }
 
 extension UnsafeRawPointer {

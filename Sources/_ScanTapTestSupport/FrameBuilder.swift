@@ -78,8 +78,43 @@ public struct FrameBuilder: Sendable {
 
     /// The whole frame: link header plus `ipPacket`.
     public func frame(from source: IPAddress, to destination: IPAddress, _ payload: Payload) -> [UInt8] {
-        let ip = ipPacket(from: source, to: destination, payload)
-        let etherType: UInt16 = source.isIPv4 ? 0x0800 : 0x86DD
+        framed(ipPacket(from: source, to: destination, payload), ipv4: source.isIPv4)
+    }
+
+    /// The frames of `ipPacket` sent in fragments of `pieceSize` data bytes each (the last takes
+    /// the rest), in datagram order: IPv4 fragments with identification `ipID`, or IPv6 with a
+    /// fragment header (identification `ipID`) right after the fixed header, so that any
+    /// `ipv6ExtensionHeaders` travel in the fragmentable part. `fragmentOffset` and
+    /// `moreFragments` are ignored.
+    public func fragmentFrames(
+        from source: IPAddress, to destination: IPAddress, _ payload: Payload, pieceSize: Int
+    ) -> [[UInt8]] {
+        precondition(pieceSize > 0 && pieceSize % 8 == 0, "fragment data comes in 8-byte units")
+        let whole = ipPacket(from: source, to: destination, payload)
+        let ipv4 = source.isIPv4
+        let header = Array(whole[..<(ipv4 ? 20 : 40)])
+        let data = Array(whole[header.count...])
+        return stride(from: 0, to: data.count, by: pieceSize).map { start in
+            let piece = data[start..<min(start + pieceSize, data.count)]
+            let more = start + pieceSize < data.count
+            var ip = header
+            if ipv4 {
+                ip.replaceSubrange(2..<4, with: be16(UInt16(20 + piece.count)))  // total length
+                ip.replaceSubrange(6..<8, with: be16((more ? 0x2000 : 0) | UInt16(start / 8)))  // MF, offset
+            } else {
+                ip.replaceSubrange(4..<6, with: be16(UInt16(8 + piece.count)))  // payload length
+                let next = ip[6]
+                ip[6] = 44  // fragment header
+                // Next header, reserved, offset (bytes, a multiple of 8) | M, identification.
+                ip += [next, 0] + be16(UInt16(start) | (more ? 1 : 0)) + be32(UInt32(ipID))
+            }
+            return framed(ip + piece, ipv4: ipv4)
+        }
+    }
+
+    /// `ip` behind this builder's link header.
+    private func framed(_ ip: [UInt8], ipv4: Bool) -> [UInt8] {
+        let etherType: UInt16 = ipv4 ? 0x0800 : 0x86DD
         switch link {
         case .ethernet(let tags):
             var header: [UInt8] = [0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]
@@ -95,7 +130,7 @@ public struct FrameBuilder: Sendable {
         case .rawIP:
             return ip
         case .bsdLoopback(let bigEndian):
-            let family: UInt32 = source.isIPv4 ? 2 : 24
+            let family: UInt32 = ipv4 ? 2 : 24
             let bytes = be32(family)
             return (bigEndian ? bytes : bytes.reversed()) + ip
         }
