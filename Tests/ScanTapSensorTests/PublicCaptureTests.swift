@@ -16,6 +16,7 @@ struct PublicCaptureTests {
         ("nmap-sN-1000-evilfingers.pcap", "192.168.1.10", "null"),
         ("nmap-sX-1000-evilfingers.pcap", "192.168.1.10", "xmas"),
         ("nmap-sU-1000-evilfingers.pcap", "192.168.1.10", "udp"),
+        ("nmap-sA-1000-evilfingers.pcap", "192.168.1.10", "ack"),
         // One-way captures: only the scanner's side, no answers at all.
         ("masscan-udp-1001-esnet.pcap", "172.31.15.102", "udp"),
         ("ppa-portscan.pcap", "10.100.25.14", "syn"),
@@ -46,8 +47,22 @@ struct PublicCaptureTests {
         ("nmap-sS-1000-evilfingers.pcap", "nmap"), ("nmap-sS-10000-sgr.pcapng", "nmap"),
         ("nmap-sF-1000-evilfingers.pcap", "nmap"), ("nmap-sT-1000-evilfingers.pcap", nil),
         ("masscan-tcp-1001-esnet.pcap", "masscan"), ("masscan-tcp-600-sr.pcap", "masscan"),
-        ("zmap-80-sr.pcap", "zmap"),
+        ("zmap-80-sr.pcap", "zmap"), ("nmap-sA-1000-evilfingers.pcap", "nmap"),
+        ("nmap-sU-1000-evilfingers.pcap", "nmap"), ("masscan-udp-1001-esnet.pcap", "masscan"),
     ]
+
+    /// Slow scans with no answers in the capture: a Windows worm's SYNs on 445 retransmitted
+    /// every few seconds over two hours, and a raw scanner refused by a darknet router whose
+    /// ICMP errors quote addresses the anonymiser did not rewrite.
+    static let slowScans: [(file: String, scanner: String)] = [
+        ("bss-445-scan.pcap", "176.192.150.3"), ("bss-multiport-scan.pcap", "125.27.226.209"),
+    ]
+
+    @Test(arguments: slowScans)
+    func aSlowScanWithoutAnswersIsFound(file: String, scanner: String) throws {
+        let result = try Scantap.run(["read", "--format", "json", "\(Scantap.evalPublic)/\(file)"])
+        #expect(result.events("scan").map { $0["src"] as? String } == [scanner])
+    }
 
     @Test(arguments: tools)
     func theScanningToolIsRecognisedOrLeftUnnamed(file: String, tool: String?) throws {
