@@ -6,9 +6,22 @@ import WireFormat
 
 /// What `read` and `live` settle about DShield before the first packet: the dshield.ini and the
 /// flow table's configuration.
-struct DShieldSettings {
+struct DShieldSettings: Sendable {
     let config: DShieldConfig?
     let flows: FlowTableConfiguration
+    /// `--dshield-exclude research`: whether the classifier labels a source a research scanner
+    /// (set by the sensor, which owns the classifier); nil keeps every record.
+    var isResearch: (@Sendable (IPAddress) -> Bool)? = nil
+
+    /// Leaves out the records `--dshield-exclude research` drops, and says how many.
+    func keepReportable(_ records: inout [DShieldRecord]) {
+        guard let isResearch, !records.isEmpty else { return }
+        let before = records.count
+        records.removeAll { isResearch($0.source) }
+        if records.count < before {
+            DShieldCommand.log("\(before - records.count) records from research scanners left out (--dshield-exclude research)")
+        }
+    }
 
     /// - Parameter interfaces: live's capture interfaces. Their own addresses are the home
     ///   network when neither `--home-net` nor the dshield.ini's `honeypotip` names one.
@@ -56,14 +69,14 @@ struct DShieldSettings {
 /// ends, the records go to the requested files and, with a `dshield.ini`, to the spool.
 final class DShieldOutput {
     private let options: SensorOptions.DShieldOptions
-    private let config: DShieldConfig?
+    private let settings: DShieldSettings
     private let flows: FlowTable
     private var records: [DShieldRecord] = []
 
     /// - Parameter isScanner: for the `scans` policy, whether the detector has declared a source.
     init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, isScanner: @escaping (IPAddress) -> Bool) {
         self.options = options
-        config = settings.config
+        self.settings = settings
         flows = FlowTable(settings.flows, sourceIsScanner: isScanner)
     }
 
@@ -76,15 +89,16 @@ final class DShieldOutput {
     /// half a file) and appends to the spool (durably, before anything is sent).
     func finish() throws(SensorError) {
         flows.finish(into: &records)
+        settings.keepReportable(&records)
         records.sort { $0.time < $1.time }
-        let userID = config?.userID ?? options.userID
+        let userID = settings.config?.userID ?? options.userID
         if let path = options.textFile {
             try write(DShieldTextFormat(userID: userID, client: "scantap \(Sensor.version)").document(records), to: path)
         }
         if let path = options.jsonFile {
             try write(DShieldJSONFormat.unsignedBody(records) + "\n", to: path)
         }
-        if config != nil {
+        if settings.config != nil {
             do throws(SpoolError) {
                 let spool = try Spool(directory: options.spool, log: DShieldCommand.log)
                 try spool.append(records)

@@ -38,6 +38,7 @@ final class LiveDShield: Sendable {
 
     private let state: Mutex<State>
     private let spool: Spool
+    private let settings: DShieldSettings
     private let scheduled: ScheduledSubmitter
     private let spoolFailing = Atomic<Bool>(false)
     private let submissionsEnded = DispatchSemaphore(value: 0)
@@ -49,6 +50,7 @@ final class LiveDShield: Sendable {
     ///   it), `.usage` for a bad `--dshield-url`.
     init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, config: DShieldConfig, isScanner: @escaping @Sendable (IPAddress) -> Bool) throws(SensorError) {
         state = Mutex(State(flows: FlowTable(settings.flows, sourceIsScanner: isScanner)))
+        self.settings = settings
         let spool: Spool
         do throws(SpoolError) {
             spool = try Spool(directory: options.spool, log: DShieldCommand.log)
@@ -85,10 +87,11 @@ final class LiveDShield: Sendable {
     /// The sweeper's once-a-second step: moves the flow table's clock on (the wall clock when
     /// the link is quiet, so withheld records still leave on time) and spools what is decided.
     func sweep(now: Timestamp) {
-        let records = state.withLock { state in
+        var records = state.withLock { state in
             state.flows.advance(to: now, into: &state.decided)
             return state.take()
         }
+        settings.keepReportable(&records)
         guard !records.isEmpty else { return }
         do throws(SpoolError) {
             try spool.append(records)
@@ -132,10 +135,11 @@ final class LiveDShield: Sendable {
     ///
     /// - Throws: `SensorError.runtime` when the spool cannot take them, saying how many are lost.
     func finish() throws(SensorError) {
-        let records = state.withLock { state in
+        var records = state.withLock { state in
             state.flows.finish(into: &state.decided)
             return state.take()
         }
+        settings.keepReportable(&records)
         do throws(SpoolError) {
             try spool.append(records)
         } catch {

@@ -81,7 +81,7 @@ public final class Sensor: @unchecked Sendable {
 
         let dshield = options.dshield.wanted
             ? DShieldOutput(
-                options: options.dshield, settings: try DShieldSettings(options: options.dshield),
+                options: options.dshield, settings: try dshieldSettings(),
                 isScanner: { [detector] in detector.isDeclared($0) })
             : nil
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
@@ -133,7 +133,7 @@ public final class Sensor: @unchecked Sendable {
         // before any interface is opened. The ini is read now, while it is still readable (it is
         // its owner's, mode 0600, and -Z may drop that owner's rights).
         let dshieldSettings = options.dshield.configFile == nil
-            ? nil : try DShieldSettings(options: options.dshield, interfaces: interfaces)
+            ? nil : try dshieldSettings(interfaces: interfaces)
         var captures: [(handle: CaptureHandle, linkType: LinkType)] = []
         do throws(CaptureError) {
             for interface in interfaces {
@@ -239,6 +239,20 @@ public final class Sensor: @unchecked Sendable {
             log.write("scantap: SIGHUP: reload failed, keeping the previous data: \(error)\n")
         }
         log.flush()
+    }
+
+    /// The DShield settings, with `--dshield-exclude research` asking the classifier (the
+    /// current one: SIGHUP may replace it) and the resolver's cached PTR name.
+    private func dshieldSettings(interfaces: [String] = []) throws(SensorError) -> DShieldSettings {
+        var settings = try DShieldSettings(options: options.dshield, interfaces: interfaces)
+        if options.dshield.excludeResearch {
+            settings.isResearch = { [self] address in
+                let classifier = sinkLock.withLock { _ in self.classifier }
+                let ptr = resolver?.cached(address)?.ptr
+                return classifier?.classify(address: address, observed: Observation(), ptr: ptr).classification.verdict == .research
+            }
+        }
+        return settings
     }
 
     // MARK: Reporting

@@ -72,6 +72,10 @@ public struct SensorOptions: Sendable {
         /// twice an hour, at a random minute so that sensors do not all post at once. Shorter
         /// intervals are for tests and for watching a new installation.
         public var submitInterval = 1800
+        /// `--dshield-exclude research`: leave out the records of sources the classifier labels
+        /// research scanners. Off by default: DShield wants to see them too, and labels them
+        /// itself; an operator who reports only hostile traffic turns it on.
+        public var excludeResearch = false
 
         public var wanted: Bool { textFile != nil || jsonFile != nil || configFile != nil }
         public init() {}
@@ -238,6 +242,11 @@ public struct SensorOptions: Sendable {
             case "--dshield-ipv6":
                 dshield.ipv6 = true
                 dshieldOnlyOption = dshieldOnlyOption ?? argument
+            case "--dshield-exclude":
+                let what = try value(argument)
+                guard what == "research" else { throw UsageError("--dshield-exclude takes 'research', not '\(what)'") }
+                dshield.excludeResearch = true
+                dshieldOnlyOption = dshieldOnlyOption ?? argument
             case "--dshield-userid":
                 dshield.userID = try integer(argument, 0...Int(Int32.max))
                 dshieldOnlyOption = dshieldOnlyOption ?? argument
@@ -299,6 +308,8 @@ public struct SensorOptions: Sendable {
                 addresses.append(address)
             }
             mode = .classify(addresses: addresses, episodes: episodes)
+        } else if dshield.excludeResearch && !classification.enabled {
+            throw UsageError("--dshield-exclude research needs the classifier: drop --no-classify")
         } else if command == "read" {
             guard !files.isEmpty else { throw UsageError("read needs at least one capture file (or - for stdin)") }
             mode = .read(files: files)
@@ -347,6 +358,7 @@ public struct SensorOptions: Sendable {
           --dshield-json FILE     read: write the submitapi JSON body (without authheader) to FILE
           --dshield-policy P      failed (default: never answered positively), scans or all
           --dshield-ipv6          include IPv6 records
+          --dshield-exclude research   leave out sources the classifier labels research scanners
           --dshield-userid N      your DShield user id in text records (default 0)
           --dshield-config FILE   the official sensor's dshield.ini: spool the records (live also
                                   submits them on its schedule)

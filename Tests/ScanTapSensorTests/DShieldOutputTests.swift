@@ -79,6 +79,30 @@ import _ScanTapTestSupport
         #expect(Set(logs.map { "\($0["sip"]!) \($0["dport"]!)" }) == expected)
     }
 
+    @Test func researchScannersAreLeftOutOnlyWhenAsked() throws {
+        let dir = NSTemporaryDirectory() + "scantap-research-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The sample's first scanner, listed as a research organisation's for this test.
+        let knowledge = "\(dir)/research.tsv"
+        try "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus\nLab Survey\tcidr4\t198.18.0.3/32\ttest\t2026-12\thigh\tlisted\n"
+            .write(toFile: knowledge, atomically: true, encoding: .utf8)
+        func sources(_ extra: [String]) throws -> Set<String> {
+            let result = try Scantap.run([
+                "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--knowledge", knowledge,
+                "--dshield-text", "\(dir)/records.txt", "samples/lab-sample.pcap",
+            ] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n").dropFirst()
+            return Set(lines.map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[3]) })
+        }
+        let all = try sources([])
+        #expect(all.contains("198.18.0.3") && all.contains("198.18.0.4"))
+        #expect(try sources(["--dshield-exclude", "research"]) == all.subtracting(["198.18.0.3"]))
+        let refused = try Scantap.run(["read", "--no-classify", "--dshield-exclude", "research", "samples/lab-sample.pcap"])
+        #expect(refused.status == 2 && refused.stderr.contains("--no-classify"))
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
     func spooledRecordsAllArriveThroughAFailingReceiver() throws {
         let dir = NSTemporaryDirectory() + "scantap-submit-\(UUID().uuidString)"
