@@ -72,6 +72,8 @@ public final class ScheduledSubmitter: @unchecked Sendable {
         public let expired: Int
         /// When the next attempt is due.
         public let next: Date
+        /// Why a `.retry` outcome failed (`Submitter.lastFailure`).
+        public let failure: String?
     }
 
     public let schedule: SubmissionSchedule
@@ -106,7 +108,7 @@ public final class ScheduledSubmitter: @unchecked Sendable {
             next = schedule.nextAttempt(after: try? result.get(), at: now)
             onAttempt(Attempt(
                 time: now, result: result, submitted: submitter.recordsSubmitted - submittedBefore,
-                expired: submitter.recordsExpired - expiredBefore, next: next))
+                expired: submitter.recordsExpired - expiredBefore, next: next, failure: submitter.lastFailure))
         }
     }
 

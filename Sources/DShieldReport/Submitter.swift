@@ -74,6 +74,9 @@ public final class Submitter {
     public private(set) var recordsSubmitted = 0
     /// Records dropped at submission for being older than `maximumRecordAge`.
     public private(set) var recordsExpired = 0
+    /// Why the latest round ended in `.retry` (an HTTP status, a connection error); nil after
+    /// a round that delivered everything.
+    public private(set) var lastFailure: String?
 
     public init(configuration: SubmitterConfiguration, spool: Spool, log: @escaping (String) -> Void) {
         self.configuration = configuration
@@ -104,24 +107,29 @@ public final class Submitter {
             switch await post(fresh) {
             case .accepted:
                 consecutiveFailures = 0
+                lastFailure = nil
                 recordsSubmitted += fresh.count
                 try spool.complete(batch)
             case .refused(let status, let retryAfter):
                 try spool.release(batch)
                 let wait = status == 429 ? (retryAfter ?? configuration.defaultRetryAfter) : backoff()
+                lastFailure = "HTTP \(status)"
                 log("DShield: submission refused with HTTP \(status); \(fresh.count) records kept, retrying in \(wait)")
                 return .retry(after: wait)
             case .notDelivered(let reason):
                 try spool.release(batch)
                 let wait = backoff()
+                lastFailure = reason
                 log("DShield: submission failed (\(reason)); \(fresh.count) records kept, retrying in \(wait)")
                 return .retry(after: wait)
             case .noAnswer(let reason):
                 let wait = backoff()
+                lastFailure = reason
                 log("DShield: submission failed (\(reason)); \(fresh.count) records kept, retrying in \(wait)")
                 return .retry(after: wait)
             }
         }
+        lastFailure = nil
         return .done
     }
 

@@ -7,8 +7,9 @@ import Glibc
 
 /// `scantap dshield submit|status`: sends what the spool holds, or says what it holds.
 public enum DShieldCommand {
-    /// Where `submit` leaves its last outcome for `status`, in the spool directory.
-    static let statusFile = "last-submit.json"
+    /// Where submissions leave their outcome for `status`, in the spool directory: the latest
+    /// attempt's, the latest success's and the latest failure's.
+    static let statusFiles = (latest: "last-submit.json", success: "last-success.json", failure: "last-error.json")
 
     /// Loud warnings (dropped batches, resent batches) go to standard error.
     static func log(_ message: String) {
@@ -31,7 +32,6 @@ public enum DShieldCommand {
     ///   submission failed (the records stay spooled; the message says when to retry).
     public static func run(_ options: SensorOptions, output: any LineOutput) throws(SensorError) {
         guard case .dshield(let action) = options.mode else { return }
-        let statusPath = options.dshield.spool + "/" + statusFile
         switch action {
         case .status:
             // Counted without taking the spool over: a running `live` owns it.
@@ -41,10 +41,13 @@ public enum DShieldCommand {
             } catch {
                 throw SensorError.runtime(error.description)
             }
-            let last = DataFiles.read(statusPath)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "null"
+            func saved(_ file: String) -> String {
+                DataFiles.read(options.dshield.spool + "/" + file)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "null"
+            }
             output.write(
                 "{\"event\":\"spool\",\"directory\":\(jsonString(options.dshield.spool)),"
-                    + "\"pending_records\":\(pending),\"last_submit\":\(last)}\n")
+                    + "\"pending_records\":\(pending),\"last_submit\":\(saved(statusFiles.latest)),"
+                    + "\"last_success\":\(saved(statusFiles.success)),\"last_error\":\(saved(statusFiles.failure))}\n")
             output.flush()
         case .submit:
             let spool: Spool
@@ -58,8 +61,8 @@ public enum DShieldCommand {
             let result = submitter.submitPendingBlocking()
             let line = statusLine(
                 time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired, spool: spool,
-                result: result, next: nil)
-            writeStatus(line, spool: options.dshield.spool)
+                result: result, failure: submitter.lastFailure, next: nil)
+            writeStatus(line, result: result, spool: options.dshield.spool)
             output.write(line + "\n")
             output.flush()
             switch result {
@@ -89,23 +92,29 @@ public enum DShieldCommand {
     /// The JSON line that `submit` prints and `status` shows as `last_submit`: one attempt's
     /// outcome. `next` (the live sensor's next attempt) is appended when known.
     static func statusLine(
-        time: Date, submitted: Int, expired: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>, next: Date?
+        time: Date, submitted: Int, expired: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
+        failure: String?, next: Date?
     ) -> String {
         var line = "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
             + "\"expired\":\(expired),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
             + "\"possible_duplicates\":\(spool.possibleDuplicates)"
         switch result {
         case .success(.done): line += ",\"outcome\":\"done\""
-        case .success(.retry(let after)): line += ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds)"
+        case .success(.retry(let after)):
+            line += ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds),\"error\":\(jsonString(failure ?? "unknown"))"
         case .failure(let error): line += ",\"outcome\":\"error\",\"error\":\(jsonString(error.description))"
         }
         if let next { line += ",\"next_attempt\":\(Int64(next.timeIntervalSince1970.rounded(.up)))" }
         return line + "}"
     }
 
-    /// Replaces the status file atomically: `status` never reads half a line.
-    static func writeStatus(_ line: String, spool directory: String) {
-        try? Data((line + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + statusFile), options: .atomic)
+    /// Replaces the status files atomically (`status` never reads half a line): the latest
+    /// attempt's, and the latest success's or failure's.
+    static func writeStatus(_ line: String, result: Result<SubmissionOutcome, SpoolError>, spool directory: String) {
+        let kept = (try? result.get()) == .done ? statusFiles.success : statusFiles.failure
+        for file in [statusFiles.latest, kept] {
+            try? Data((line + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + file), options: .atomic)
+        }
     }
 
     private static func jsonString(_ text: String) -> String {

@@ -68,8 +68,8 @@ final class LiveDShield: Sendable {
             DShieldCommand.writeStatus(
                 DShieldCommand.statusLine(
                     time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, spool: spool,
-                    result: attempt.result, next: attempt.next),
-                spool: directory)
+                    result: attempt.result, failure: attempt.failure, next: attempt.next),
+                result: attempt.result, spool: directory)
         }
         let first = schedule.nextSlot(after: Date())
         DShieldCommand.log(

@@ -123,15 +123,21 @@ import _ScanTapTestSupport
 
         let first = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
         #expect(first.status == 1 && first.stderr.contains("stay spooled"))
-        let status = try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"])
-        #expect(status.events.first?["pending_records"] as? Int == expected)
+        let status = try #require(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first)
+        #expect(status["pending_records"] as? Int == expected)
+        #expect((status["last_error"] as? [String: Any])?["error"] as? String == "HTTP 500" && status["last_success"] is NSNull)
         let second = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.events.first?["outcome"] as? String == "done" && second.events.first?["submitted"] as? Int == expected)
 
         let arrived = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
         #expect(arrived.count == expected && Set(arrived).count == expected)
-        #expect(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first?["pending_records"] as? Int == 0)
+        let after = try #require(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first)
+        #expect(after["pending_records"] as? Int == 0)
+        // The latest success and the latest failure are both kept.
+        #expect((after["last_success"] as? [String: Any])?["outcome"] as? String == "done")
+        #expect((after["last_error"] as? [String: Any])?["error"] as? String == "HTTP 500")
+        #expect((after["last_submit"] as? [String: Any])?["outcome"] as? String == "done")
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
