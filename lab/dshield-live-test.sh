@@ -19,11 +19,7 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source=lab/netns-lab.sh
 source "$HERE/netns-lab.sh"
 
-[ $# -eq 1 ] || { echo "usage: $0 SCANTAP_BINARY" >&2; exit 2; }
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: dshield-live-test needs root"; exit 77; }
-lab_can_netns || { echo "SKIP: cannot create network namespaces here"; exit 77; }
-lab_deps
+lab_test_start dshield-live-test "$@"
 
 # The test key scripts/dshield-receiver.py checks signatures against (as in the Swift tests).
 USERID=12345

@@ -235,3 +235,15 @@ lab_down() {
   LAB_TMP=""
   return 0
 }
+
+# The start every lab test that takes the scantap binary shares: the usage check, BIN as an
+# absolute path, and exit 77 (skipped) where the lab cannot run.
+lab_test_start() {
+  local name="$1"
+  shift
+  [ $# -eq 1 ] || { echo "usage: $name SCANTAP_BINARY" >&2; exit 2; }
+  BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  [ "$(id -u)" -eq 0 ] || { echo "SKIP: $name needs root"; exit 77; }
+  lab_can_netns || { echo "SKIP: cannot create network namespaces here"; exit 77; }
+  lab_deps
+}

@@ -12,11 +12,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=lab/netns-lab.sh
 source "$HERE/netns-lab.sh"
 
-[ $# -eq 1 ] || { echo "usage: $0 SCANTAP_BINARY" >&2; exit 2; }
-BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: reload-test needs root"; exit 77; }
-lab_can_netns || { echo "SKIP: cannot create network namespaces here"; exit 77; }
-lab_deps
+lab_test_start reload-test "$@"
 
 WORK="$(mktemp -d /tmp/st-reload.XXXXXX)"
 KNOWLEDGE="$WORK/lab-knowledge.tsv"
