@@ -20,6 +20,11 @@ public struct RunStatistics: Sendable, Equatable {
     /// Probes whose new source found every slot of its bucket held by a declared scanner, and
     /// was not tracked: non-zero means `--max-sources` is too small for the scanning seen.
     public var untracked = 0
+    /// Fragmented datagrams whose transport header was reassembled (nmap -f and its kind).
+    public var fragmentsReassembled = 0
+    /// Fragments that overlapped bytes already held: the mark of an IDS-evasion attempt (the
+    /// first copy is kept).
+    public var fragmentOverlaps = 0
 
     public init() {}
 }

@@ -101,6 +101,8 @@ public final class JSONLinesSink: EventSink {
         line.key("evictions", s.evictions)
         line.key("episodes", s.episodes)
         line.key("untracked", s.untracked)
+        line.key("fragments_reassembled", s.fragmentsReassembled)
+        line.key("fragment_overlaps", s.fragmentOverlaps)
         emit()
         output.flush()
     }

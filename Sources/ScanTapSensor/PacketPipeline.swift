@@ -1,5 +1,6 @@
 import PacketCapture
 import ScanDetection
+import ScanReport
 import WireFormat
 
 /// Decodes frames, reassembles fragmented probes' headers and counts frames: the first step of
@@ -14,6 +15,15 @@ struct FrameDecoder {
     var malformed = 0
     /// The latest packet time seen.
     var clock = Timestamp.zero
+
+    /// Adds this thread's counts to the run's.
+    func count(into statistics: inout RunStatistics) {
+        statistics.packets += packets
+        statistics.decoded += decoded
+        statistics.malformed += malformed
+        statistics.fragmentsReassembled += reassembler.reassembled
+        statistics.fragmentOverlaps += reassembler.overlapping
+    }
 
     /// Decodes `frame` into `packet`; true if it is an IP packet the detector should see.
     @inline(__always)

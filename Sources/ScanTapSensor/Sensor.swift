@@ -116,9 +116,7 @@ public final class Sensor: @unchecked Sendable {
         let frames = reader.frames
         if let failure = reader.failure, case .usage = failure, frames.packets == 0 { throw failure }
         var statistics = RunStatistics()
-        statistics.packets = frames.packets
-        statistics.decoded = frames.decoded
-        statistics.malformed = frames.malformed
+        frames.count(into: &statistics)
         finish(statistics)
         // The records found before a failure are written too: nothing computed is lost.
         try dshield?.finish()
@@ -214,9 +212,7 @@ public final class Sensor: @unchecked Sendable {
 
         var statistics = RunStatistics()
         for worker in workers {
-            statistics.packets += worker.pipeline.frames.packets
-            statistics.decoded += worker.pipeline.frames.decoded
-            statistics.malformed += worker.pipeline.frames.malformed
+            worker.pipeline.frames.count(into: &statistics)
             if let counters = try? worker.handle.statistics() {
                 statistics.kernelDrops += Int(counters.droppedByKernel + counters.droppedByInterface)
             }

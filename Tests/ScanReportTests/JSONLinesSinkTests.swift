@@ -53,11 +53,12 @@ private func episode(classification: Classification = .unknown, tool: String? = 
         sink.episode(episode(classification: Classification(verdict: .malicious)))
         var s = RunStatistics()
         s.packets = 10; s.decoded = 8; s.malformed = 1; s.kernelDrops = 2; s.sourcesTracked = 3; s.evictions = 4; s.episodes = 3
+        s.fragmentsReassembled = 5; s.fragmentOverlaps = 1
         sink.finish(s)
         let lines = (sink.output as! MemoryOutput).text.split(separator: "\n")
         #expect(lines.suffix(2).joined(separator: "\n") == """
             {"event":"summary","research":{"episodes":2,"probes":2004},"malicious":{"episodes":1,"probes":1002},"unknown":{"episodes":0,"probes":0},"organizations":{"Censys":{"episodes":1,"probes":1002},"Shodan":{"episodes":1,"probes":1002}}}
-            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":3,"untracked":0}
+            {"event":"stats","packets":10,"decoded":8,"malformed":1,"kernel_drops":2,"sources_tracked":3,"evictions":4,"episodes":3,"untracked":0,"fragments_reassembled":5,"fragment_overlaps":1}
             """)
     }
 

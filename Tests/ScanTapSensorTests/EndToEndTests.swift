@@ -48,6 +48,15 @@ private func temporary(_ name: String) -> String {
         #expect(result.events("stats").first?["packets"] as? Int == 120)
     }
 
+    @Test func aScanSentInFragmentsIsReassembledAndCounted() throws {
+        // nmap -f: every probe in 8-byte fragments, the flags in the second.
+        let result = try Scantap.run(["read", "--format", "json", "Tests/Fixtures/lab/nmap-frag4.pcap"])
+        let scan = try #require(result.events("scan").first)
+        #expect(scan["technique"] as? String == "syn" && scan["tool"] as? String == "nmap")
+        let stats = try #require(result.events("stats").first)
+        #expect(stats["fragments_reassembled"] as? Int == 101 && stats["fragment_overlaps"] as? Int == 0)
+    }
+
     @Test func standardInputIsReadWithADash() throws {
         let path = temporary("stdin.pcap")
         defer { try? FileManager.default.removeItem(atPath: path) }
