@@ -28,12 +28,15 @@ public struct SubmitterConfiguration: Sendable {
     public var defaultRetryAfter: Duration
     /// How long one POST may take before it counts as failed.
     public var requestTimeout: Duration
+    /// dshield.ini's `localcopy`: a file each accepted JSON body is appended to, one per line,
+    /// as the official client keeps its own record of what it posted.
+    public var localCopy: String?
 
     public init(
         url: URL = officialURL, userID: Int, apiKey: String, userAgent: String,
         maximumRecordAge: Duration = .seconds(86_400), initialBackoff: Duration = .seconds(60),
         maximumBackoff: Duration = .seconds(3600), defaultRetryAfter: Duration = .seconds(300),
-        requestTimeout: Duration = .seconds(60)
+        requestTimeout: Duration = .seconds(60), localCopy: String? = nil
     ) {
         self.url = url
         self.userID = userID
@@ -44,6 +47,7 @@ public struct SubmitterConfiguration: Sendable {
         self.maximumBackoff = maximumBackoff
         self.defaultRetryAfter = defaultRetryAfter
         self.requestTimeout = requestTimeout
+        self.localCopy = localCopy
     }
 }
 
@@ -105,7 +109,8 @@ public final class Submitter {
                 continue
             }
             switch await post(fresh) {
-            case .accepted:
+            case .accepted(let body):
+                keepLocalCopy(body)
                 consecutiveFailures = 0
                 lastFailure = nil
                 recordsSubmitted += fresh.count
@@ -134,7 +139,8 @@ public final class Submitter {
     }
 
     private enum PostResult {
-        case accepted
+        /// DShield took the batch; the body it took.
+        case accepted(body: String)
         case refused(status: Int, retryAfter: Duration?)
         /// The request cannot have reached the server (no connection was made).
         case notDelivered(String)
@@ -155,11 +161,12 @@ public final class Submitter {
         request.setValue(configuration.userAgent, forHTTPHeaderField: "User-Agent")
         request.setValue(authorization.headerValue, forHTTPHeaderField: "X-ISC-Authorization")
         request.setValue(DShieldJSONFormat.logType, forHTTPHeaderField: "X-ISC-LogType")
-        request.httpBody = Data(DShieldJSONFormat.body(records, authorization: authorization).utf8)
+        let body = DShieldJSONFormat.body(records, authorization: authorization)
+        request.httpBody = Data(body.utf8)
         do {
             let (_, response) = try await session.data(for: request)
             guard let http = response as? HTTPURLResponse else { return .noAnswer("not an HTTP response") }
-            if http.statusCode == 200 { return .accepted }
+            if http.statusCode == 200 { return .accepted(body: body) }
             // Retry-After in seconds; the HTTP-date form falls back to the default wait.
             let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }.map { Duration.seconds(max(0, $0)) }
             return .refused(status: http.statusCode, retryAfter: retryAfter)
@@ -168,6 +175,21 @@ public final class Submitter {
         } catch {
             return .noAnswer(error.localizedDescription)
         }
+    }
+
+    /// Appends an accepted body to `localCopy`. A copy that cannot be written is said in the log
+    /// and does not hold up the submission: the records are DShield's already.
+    private func keepLocalCopy(_ body: String) {
+        guard let path = configuration.localCopy else { return }
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            log("DShield: localcopy \(path): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { close(fd) }
+        let line = Array((body + "\n").utf8)
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written != line.count { log("DShield: localcopy \(path): short write") }
     }
 
     /// `initialBackoff` doubled per consecutive failure, at most `maximumBackoff`.

@@ -85,7 +85,7 @@ public enum DShieldCommand {
             configuration: SubmitterConfiguration(
                 url: url, userID: config.userID, apiKey: config.apiKey,
                 userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor; https://isc.sans.edu/)",
-                maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400)),
+                maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400), localCopy: config.localCopy),
             spool: spool, log: log)
     }
 

@@ -17,8 +17,9 @@ import WireFormat
         let records = sampleRecords(10)
         try spool.append(records)
         try spool.append([record("198.51.100.200", 1, 22, proto: 6, flags: .syn, time: exampleTime - 86_400)])  // too old
+        let copy = dir + "/localcopy.jsonl"
         let submitter = Submitter(
-            configuration: SubmitterConfiguration(url: url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey, userAgent: "ScanTap/0.1 (test)", initialBackoff: .milliseconds(50)),
+            configuration: SubmitterConfiguration(url: url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey, userAgent: "ScanTap/0.1 (test)", initialBackoff: .milliseconds(50), localCopy: copy),
             spool: spool, log: log.append)
 
         var outcomes: [SubmissionOutcome] = []
@@ -36,6 +37,11 @@ import WireFormat
         #expect(submitter.recordsSubmitted == 10 && submitter.recordsExpired == 1 && spool.possibleDuplicates == 0)
         #expect(try spool.pendingRecords == 0)
         #expect(!log.all.joined().contains("VGVzdEtleQ=="))
+        // dshield.ini's localcopy: each accepted body once (three batches of at most four), none refused.
+        let bodies = try String(contentsOfFile: copy, encoding: .utf8).split(separator: "\n")
+        let copied = try bodies.map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(copied.count == 3 && copied.map { ($0["logs"] as? [Any])?.count ?? 0 }.reduce(0, +) == records.count)
+        #expect(!bodies.joined().contains("VGVzdEtleQ=="))
     }
 
     @Test func anUnreachableReceiverKeepsTheBatchAndDuplicatesAtMostThatBatch() async throws {
