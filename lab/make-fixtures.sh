@@ -19,12 +19,7 @@ export ST_LAB_SUFFIX="${ST_LAB_SUFFIX:--fx}"
 # shellcheck source=lab/netns-lab.sh
 source "$REPO/lab/netns-lab.sh"
 
-trap lab_down EXIT
-trap 'exit 130' INT TERM
-die() { lab_log "ERROR: $*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
-lab_deps
+lab_recording_start
 for t in zmap hping3 iptables; do
   command -v "$t" >/dev/null 2>&1 || {
     lab_log "installing $t"
@@ -32,7 +27,6 @@ for t in zmap hping3 iptables; do
       install -y -qq --no-install-recommends "$t" >/dev/null || lab_log "could not install $t"
   }
 done
-lab_can_netns || die "cannot create network namespaces here"
 mkdir -p "$OUTDIR"
 
 VIC_MAC=02:53:54:00:00:02     # the "router" MAC for masscan/zmap: the victim
@@ -285,5 +279,5 @@ for s in "${SELECTED[@]}"; do
   fi
   sleep 1   # quiet gap: late replies of one scenario stay out of the next
 done
-[ "${#FAILED[@]}" -eq 0 ] || die "failed scenarios: ${FAILED[*]}"
+[ "${#FAILED[@]}" -eq 0 ] || lab_die "failed scenarios: ${FAILED[*]}"
 lab_log "all ${#SELECTED[@]} scenarios written to $OUTDIR"

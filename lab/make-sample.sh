@@ -13,16 +13,7 @@ OUTDIR="${1:-$REPO/samples}"
 # shellcheck source=lab/netns-lab.sh
 source "$REPO/lab/netns-lab.sh"
 
-# Tear down on every exit path; turn Ctrl-C / TERM into a normal exit so the
-# EXIT trap runs exactly once.
-trap lab_down EXIT
-trap 'exit 130' INT TERM
-
-die() { lab_log "ERROR: $*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces)"
-lab_deps
-lab_can_netns || die "cannot create network namespaces here"
+lab_recording_start
 mkdir -p "$OUTDIR"
 
 lab_up
@@ -47,7 +38,7 @@ lab_bg "$LAB_NS_TAP" "$LAB_TMP/tcpdump.log" \
 TCPDUMP_PID=$LAB_LAST_PID
 # Wait until tcpdump reports it is listening, so no early packet is missed.
 for _ in $(seq 1 50); do grep -q 'listening on' "$LAB_TMP/tcpdump.log" && break; sleep 0.1; done
-grep -q 'listening on' "$LAB_TMP/tcpdump.log" || die "tcpdump did not start: $(cat "$LAB_TMP/tcpdump.log")"
+grep -q 'listening on' "$LAB_TMP/tcpdump.log" || lab_die "tcpdump did not start: $(cat "$LAB_TMP/tcpdump.log")"
 sleep 0.5
 
 # nmap options used for every scan:
@@ -88,29 +79,29 @@ sleep 1
 # --- stop the capture (SIGINT: tcpdump flushes and closes the file) ---------
 kill -INT "$TCPDUMP_PID" 2>/dev/null || true
 for _ in $(seq 1 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$TCPDUMP_PID" 2>/dev/null && die "tcpdump did not stop"
+kill -0 "$TCPDUMP_PID" 2>/dev/null && lab_die "tcpdump did not stop"
 grep -E '^[0-9]+ packets' "$LAB_TMP/tcpdump.log" | sed 's/^/[tcpdump] /' >&2 || true
 # A sample with holes would teach the detector wrong numbers: insist on a
 # lossless capture (everything the filter saw was written, nothing dropped).
 captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$LAB_TMP/tcpdump.log")
 received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$LAB_TMP/tcpdump.log")
-grep -q '^0 packets dropped by kernel' "$LAB_TMP/tcpdump.log" || die "kernel dropped packets"
+grep -q '^0 packets dropped by kernel' "$LAB_TMP/tcpdump.log" || lab_die "kernel dropped packets"
 if [ -z "$captured" ] || [ "$captured" != "$received" ]; then
-  die "capture lost packets ($captured of $received)"
+  lab_die "capture lost packets ($captured of $received)"
 fi
 
 # --- check that nmap found the lab's open ports inside its range (22, 80) ----
 # (443 is open too but outside 1-200; the live test's 1-1000 scan covers it.)
 for f in nmap-syn4 nmap-connect4 nmap-syn6; do
   for p in 22 80; do
-    grep -q "$p/open/tcp" "$LAB_TMP/$f.gnmap" || die "$f: port $p not reported open"
+    grep -q "$p/open/tcp" "$LAB_TMP/$f.gnmap" || lab_die "$f: port $p not reported open"
   done
 done
 
 # --- summarise the capture and write the truth file --------------------------
 python3 "$LAB_DIR/pcap-summary.py" "$CAP" >"$LAB_TMP/summary.json"
 SIZE=$(stat -c %s "$CAP")
-[ "$SIZE" -lt 512000 ] || die "capture too big: $SIZE bytes"
+[ "$SIZE" -lt 512000 ] || lab_die "capture too big: $SIZE bytes"
 
 export LAB_VIC4 LAB_VIC6 LAB_SCAN4 LAB_SCAN6 LAB_SCAN2_4 LAB_SCAN2_6 LAB_CLI4 LAB_CLI6
 python3 - "$LAB_TMP/summary.json" "$LAB_TMP/truth.json" <<'PY'

@@ -247,3 +247,16 @@ lab_test_start() {
   lab_can_netns || { echo "SKIP: cannot create network namespaces here"; exit 77; }
   lab_deps
 }
+
+lab_die() { lab_log "ERROR: $*"; exit 1; }
+
+# The start the recording scripts (make-sample.sh, make-fixtures.sh) share: tear the lab down on
+# every exit path (Ctrl-C and TERM become a normal exit, so the EXIT trap runs exactly once),
+# then require root, the tools and namespaces.
+lab_recording_start() {
+  trap lab_down EXIT
+  trap 'exit 130' INT TERM
+  [ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces)"
+  lab_deps
+  lab_can_netns || lab_die "cannot create network namespaces here"
+}
