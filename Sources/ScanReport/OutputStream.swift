@@ -23,6 +23,9 @@ extension LineOutput {
 public final class FileOutput: LineOutput {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
+    /// Why a write failed (a full disk, an I/O error), with the system's message: the first
+    /// failure, kept for the caller to report, since every later line is lost with it.
+    public private(set) var failure: String?
     /// Flushing at 64 KiB keeps write(2) calls rare without holding lines back for long.
     private static let flushThreshold = 64 * 1024
 
@@ -39,7 +42,8 @@ public final class FileOutput: LineOutput {
         if buffer.count >= Self.flushThreshold { flush() }
     }
 
-    /// Writes everything buffered. A closed pipe (`scantap … | head`) ends output quietly.
+    /// Writes everything buffered. A closed pipe (`scantap … | head`) ends the process by
+    /// SIGPIPE, as for any filter; any other failure is kept in `failure`.
     public func flush() {
         var offset = 0
         while offset < buffer.count {
@@ -48,6 +52,7 @@ public final class FileOutput: LineOutput {
             }
             if written < 0 {
                 if errno == EINTR { continue }
+                if failure == nil { failure = String(cString: strerror(errno)) }
                 break
             }
             offset += written

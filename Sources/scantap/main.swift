@@ -5,52 +5,44 @@ import ScanTapSensor
 import Glibc
 #endif
 
+let stdout = FileOutput.standardOutput()
 
-func fail(_ message: String, status: Int32) -> Never {
+/// Ends the run: whatever was computed is pushed out first; a failure, or results that could not
+/// be written (a full disk), is one line on standard error and a non-zero status.
+@MainActor func exit(failure: (message: String, status: Int32)?) -> Never {
+    stdout.flush()
     let stderr = FileOutput(descriptor: 2)
-    stderr.write("scantap: \(message)\n")
+    if let failure { stderr.write("scantap: \(failure.message)\n") }
+    if let lost = stdout.failure { stderr.write("scantap: standard output: \(lost)\n") }
     stderr.flush()
-    exit(status)
+    exit(failure?.status ?? (stdout.failure == nil ? 0 : 1))
 }
 
 let options: SensorOptions
 do {
     options = try SensorOptions(parsing: Array(CommandLine.arguments.dropFirst()))
 } catch {
-    fail("\(error)", status: 2)
+    exit(failure: ("\(error)", 2))
 }
 
-switch options.mode {
-case .help:
-    print(SensorOptions.usage)
-    exit(0)
-case .version:
-    print("scantap \(Sensor.version)")
-    exit(0)
-case .classify:
-    let stdout = FileOutput.standardOutput()
-    do {
+do throws(SensorError) {
+    switch options.mode {
+    case .help:
+        stdout.write(SensorOptions.usage + "\n")
+    case .version:
+        stdout.write("scantap \(Sensor.version)\n")
+    case .classify:
         try ClassifyCommand.run(options, sink: JSONLinesSink(output: stdout))
-    } catch {
-        stdout.flush()
-        fail(error.description, status: error.exitStatus)
-    }
-case .dshield:
-    do {
-        try DShieldCommand.run(options, output: FileOutput.standardOutput())
-    } catch {
-        fail(error.description, status: error.exitStatus)
-    }
-case .read, .live:
-    let stdout = FileOutput.standardOutput()
-    let sink: any EventSink = switch options.format {
-    case .json: JSONLinesSink(output: stdout)
-    case .table: TableSink(output: stdout)
-    }
-    do {
+    case .dshield:
+        try DShieldCommand.run(options, output: stdout)
+    case .read, .live:
+        let sink: any EventSink = switch options.format {
+        case .json: JSONLinesSink(output: stdout)
+        case .table: TableSink(output: stdout)
+        }
         try Sensor(options: options, sink: sink).run()
-    } catch {
-        stdout.flush()
-        fail(error.description, status: error.exitStatus)
     }
+    exit(failure: nil)
+} catch {
+    exit(failure: (error.description, error.exitStatus))
 }
