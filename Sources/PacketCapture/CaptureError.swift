@@ -30,5 +30,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
-    public var description: String { "\(source): \(message)" }
+    /// One line naming the capture once: libpcap's own message names the file for some
+    /// failures (a missing file) and not for others (an unknown format).
+    public var description: String { message.hasPrefix("\(source): ") ? message : "\(source): \(message)" }
 }

@@ -16,9 +16,10 @@ struct LookupCache {
     let capacity: Int
     private var entries: [IPAddress: Entry] = [:]
     /// Addresses in store order, with the serial they were stored under; `head` is the oldest
-    /// live slot. Compacted once half of it is spent, so its length stays within twice the
-    /// number of stores still counted.
-    private var order: [(key: IPAddress, serial: UInt64)] = []
+    /// slot not yet looked at. Re-storing an address (a returning source) or an expiry leaves a
+    /// stale slot behind, so once the list is twice as long as the entries (or 64) it is
+    /// compacted to the live slots: its length stays within twice the capacity.
+    private(set) var order: [(key: IPAddress, serial: UInt64)] = []
     private var head = 0
     private var nextSerial: UInt64 = 0
 
@@ -48,8 +49,8 @@ struct LookupCache {
         }
         entries[key] = Entry(lookup: lookup, expires: now + lifetime, serial: nextSerial)
         order.append((key, nextSerial))
-        if head > 64 && head * 2 > order.count {
-            order.removeFirst(head)
+        if order.count > 2 * max(entries.count, 64) {
+            order = order[head...].filter { entries[$0.key]?.serial == $0.serial }
             head = 0
         }
     }

@@ -30,7 +30,7 @@ public struct RunStatistics: Sendable, Equatable {
 }
 
 /// Where detection results go: standard output in one of two formats today; the DShield
-/// spool later. Calls arrive one at a time, in packet-time order for alerts.
+/// Calls arrive one at a time, in packet-time order for alerts.
 public protocol EventSink: AnyObject {
     /// A source was just declared a scanner.
     func alert(_ alert: Alert)

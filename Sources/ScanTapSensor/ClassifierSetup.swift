@@ -11,19 +11,12 @@ enum ClassifierSetup {
 
     /// The PTR resolver for `--resolve`, or nil.
     ///
-    /// - Throws: `SensorError.usage` for a `--resolver` that is not ADDR[:PORT], `.runtime` when
-    ///   c-ares cannot start.
+    /// - Throws: `SensorError.runtime` when c-ares cannot start. (`--resolver` was checked when
+    ///   the options were parsed.)
     static func resolver(_ options: SensorOptions.ClassificationOptions) throws(SensorError) -> Resolver? {
         guard options.enabled && options.resolve else { return nil }
-        var server: DNSServer? = nil
-        if let text = options.resolver {
-            guard let parsed = DNSServer(text) else {
-                throw SensorError.usage("--resolver: '\(text)' is not ADDR[:PORT] or [IPv6]:PORT")
-            }
-            server = parsed
-        }
         do throws(ResolverError) {
-            return try Resolver(configuration: ResolverConfiguration(server: server))
+            return try Resolver(configuration: ResolverConfiguration(server: options.resolver.flatMap(DNSServer.init)))
         } catch {
             throw SensorError.runtime("--resolve: \(error)")
         }

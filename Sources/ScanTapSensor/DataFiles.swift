@@ -1,3 +1,4 @@
+import ScannerClassification
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,18 +32,5 @@ enum DataFiles {
     }
 
     /// The contents of a regular file, or nil if it cannot be read.
-    static func read(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    static func read(_ path: String) -> String? { try? TextFile.read(path) }
 }

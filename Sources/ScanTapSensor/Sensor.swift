@@ -68,6 +68,17 @@ public final class Sensor: @unchecked Sendable {
         stopper.install()
         defer { stopper.uninstall() }
 
+        // A file that cannot be opened, or a dshield.ini that cannot be used, stops the run
+        // before anything is read or printed.
+        for file in files where file != "-" && access(file, R_OK) != 0 {
+            throw SensorError.runtime("\(file): \(String(cString: strerror(errno)))")
+        }
+        let dshield = options.dshield.wanted
+            ? DShieldOutput(
+                options: options.dshield, settings: try dshieldSettings(),
+                isScanner: { [detector] in detector.isDeclared($0) })
+            : nil
+
         // Two threads: this one runs the detector and reports; the reader runs libpcap and the
         // decoder, handing decoded packets over through a ring. Several files are one capture:
         // one table, one clock, one set of episodes.
@@ -79,11 +90,6 @@ public final class Sensor: @unchecked Sendable {
             readerDone.signal()
         }
 
-        let dshield = options.dshield.wanted
-            ? DShieldOutput(
-                options: options.dshield, settings: try dshieldSettings(),
-                isScanner: { [detector] in detector.isDeclared($0) })
-            : nil
         let sweepInterval = options.detector.sweepInterval.nanosecondCount
         var nextSweep = Int64.min
         var alerted = false

@@ -1,6 +1,7 @@
 public import ScanDetection
 public import PacketCapture
 public import WireFormat
+import ReverseDNS
 
 /// What `scantap` was asked to do, parsed from its arguments. Lives in a library so every form
 /// is unit-tested; the executable only hands over `CommandLine.arguments`.
@@ -115,7 +116,7 @@ public struct SensorOptions: Sendable {
     /// Parses `arguments` (without the program name).
     public init(parsing arguments: [String]) throws(UsageError) {
         var rest = arguments[...]
-        guard let command = rest.popFirst() else { throw UsageError("missing command: read or live (see --help)") }
+        guard let command = rest.popFirst() else { throw UsageError("missing command: read, live, classify or dshield (see --help)") }
         switch command {
         case "-h", "--help", "help": mode = .help; return
         case "-V", "--version", "version": mode = .version; return
@@ -125,7 +126,7 @@ public struct SensorOptions: Sendable {
                 throw UsageError("dshield needs submit or status (see --help)")
             }
             mode = .dshield(action)
-        default: throw UsageError("unknown command '\(command)' (expected read, live or classify; see --help)")
+        default: throw UsageError("unknown command '\(command)' (expected read, live, classify or dshield; see --help)")
         }
         var files: [String] = []
         var interfaces: [String] = []
@@ -253,7 +254,9 @@ public struct SensorOptions: Sendable {
             case "--resolve":
                 classification.resolve = true
             case "--resolver":
-                classification.resolver = try value(argument)
+                let server = try value(argument)
+                guard DNSServer(server) != nil else { throw UsageError("--resolver: '\(server)' is not ADDR[:PORT] or [IPv6]:PORT") }
+                classification.resolver = server
             case "--resolve-wait" where command == "read":
                 classification.resolveWait = try integer(argument, 0...600)
             case "--no-classify":
@@ -310,6 +313,10 @@ public struct SensorOptions: Sendable {
             mode = .classify(addresses: addresses, episodes: episodes)
         } else if dshield.excludeResearch && !classification.enabled {
             throw UsageError("--dshield-exclude research needs the classifier: drop --no-classify")
+        } else if classification.resolve && !classification.enabled {
+            throw UsageError("--resolve feeds the classifier: drop --no-classify")
+        } else if !classification.resolve && (classification.resolver != nil || classification.resolveWait > 0) {
+            throw UsageError("--resolver and --resolve-wait need --resolve")
         } else if command == "read" {
             guard !files.isEmpty else { throw UsageError("read needs at least one capture file (or - for stdin)") }
             mode = .read(files: files)

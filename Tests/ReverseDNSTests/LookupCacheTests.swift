@@ -35,6 +35,16 @@ import WireFormat
             cache.store(.noName, for: IPAddress(ipv4: UInt32(round % 250)), lifetime: .seconds(60), now: start)
         }
         #expect(cache.count == 100)
+        #expect(cache.order.count <= 200)
+    }
+
+    @Test func sourcesLookedUpAgainAndAgainBelowCapacityDoNotGrowTheBookkeeping() {
+        var cache = LookupCache(capacity: 65_536)
+        for round in 0..<100_000 {
+            cache.store(.noName, for: IPAddress(ipv4: UInt32(round % 10)), lifetime: .seconds(60), now: start)
+        }
+        #expect(cache.count == 10)
+        #expect(cache.order.count <= 128)
     }
 }
 

@@ -82,7 +82,8 @@ private func temporary(_ name: String) -> String {
 
     @Test(arguments: [
         (["read", "/nonexistent.pcap"], Int32(1), "No such file"),
-        (["read", "Package.swift"], 1, "Package.swift"),
+        (["read", "Package.swift"], 1, "Package.swift: unknown file format"),
+        (["read", "samples/lab-sample.pcap", "/nonexistent.pcap"], 1, "/nonexistent.pcap: No such file"),
         (["read", "--filter", "tcp and and", "samples/lab-sample.pcap"], 2, "invalid filter"),
         (["read", "--bogus", "samples/lab-sample.pcap"], 2, "unknown option"),
         (["read", "--ignore", "300.1.2.3/8", "samples/lab-sample.pcap"], 2, "300.1.2.3/8"),
@@ -92,6 +93,8 @@ private func temporary(_ name: String) -> String {
         #expect(result.status == status)
         #expect(result.stderr.hasPrefix("scantap: ") && result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1)
+        // Input that cannot be opened is refused before anything is printed.
+        if arguments.contains("/nonexistent.pcap") { #expect(result.stdout.isEmpty) }
     }
 
     @Test func anUnsupportedLinkTypeIsNamed() throws {

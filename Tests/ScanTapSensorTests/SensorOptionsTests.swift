@@ -32,16 +32,29 @@ import PacketCapture
     }
 
     @Test(arguments: [
-        [], ["scan"], ["read"], ["live"], ["read", "x.pcap", "--bogus"], ["read", "x.pcap", "--format", "xml"],
-        ["read", "x.pcap", "--ignore", "10.0.0.0/33"], ["read", "x.pcap", "--max-sources"],
-        ["read", "x.pcap", "-i", "eth0"], ["live", "-i", "eth0", "extra"], ["read", "x.pcap", "--ipv6-group", "7"],
-        ["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-text", "x.txt"],
-        ["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-json", "x.json"],
-        ["live", "-i", "eth0", "--submit-interval", "5"], ["live", "-i", "eth0", "--dshield-url", "http://127.0.0.1/"],
-        ["read", "x.pcap", "--submit-interval", "5"], ["live", "-i", "eth0", "--dshield-config", "d.ini", "--submit-interval", "0"],
+        ([], "missing command"), (["scan"], "unknown command 'scan'"), (["read"], "at least one capture file"),
+        (["live"], "at least one -i"), (["read", "x.pcap", "--bogus"], "--bogus"), (["read", "x.pcap", "--format", "xml"], "xml"),
+        (["read", "x.pcap", "--ignore", "10.0.0.0/33"], "10.0.0.0/33"), (["read", "x.pcap", "--max-sources"], "--max-sources"),
+        (["read", "x.pcap", "-i", "eth0"], "-i"), (["live", "-i", "eth0", "extra"], "extra"),
+        (["read", "x.pcap", "--ipv6-group", "7"], "--ipv6-group"),
+        (["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-text", "x.txt"], "--dshield-text"),
+        (["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-json", "x.json"], "--dshield-json"),
+        (["live", "-i", "eth0", "--submit-interval", "5"], "--dshield-config"),
+        (["live", "-i", "eth0", "--dshield-url", "http://127.0.0.1/"], "--dshield-config"),
+        (["read", "x.pcap", "--submit-interval", "5"], "--submit-interval"),
+        (["live", "-i", "eth0", "--dshield-config", "d.ini", "--submit-interval", "0"], "--submit-interval"),
+        (["read", "x.pcap", "--no-classify", "--dshield-exclude", "research"], "--no-classify"),
+        (["read", "x.pcap", "--dshield-exclude", "scanners"], "research"),
+        (["read", "x.pcap", "--resolver", "1.2.3.4"], "need --resolve"),
+        (["read", "x.pcap", "--resolve", "--resolver", "garbage"], "garbage"),
+        (["read", "x.pcap", "--resolve", "--no-classify"], "--no-classify"),
     ])
-    func mistakesAreUsageErrors(arguments: [String]) {
-        #expect(throws: UsageError.self) { try SensorOptions(parsing: arguments) }
+    func mistakesAreUsageErrorsThatSayWhat(arguments: [String], names: String) {
+        #expect {
+            try SensorOptions(parsing: arguments)
+        } throws: { error in
+            (error as? UsageError)?.description.contains(names) == true
+        }
     }
 
     @Test func liveTakesADShieldConfigWithItsSpoolURLAndSubmissionInterval() throws {

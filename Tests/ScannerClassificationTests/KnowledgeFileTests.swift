@@ -74,6 +74,8 @@ private let header = "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus"
     }
 
     @Test func aMissingFileIsAnErrorNamingIt() {
-        #expect(throws: KnowledgeFileError.self) { try AddressList.load(path: "/nonexistent/deny.txt") }
+        #expect(throws: KnowledgeFileError(file: "/nonexistent/deny.txt", line: 0, message: "cannot read: No such file or directory")) {
+            try AddressList.load(path: "/nonexistent/deny.txt")
+        }
     }
 }
