@@ -29,8 +29,8 @@ public struct RunStatistics: Sendable, Equatable {
     public init() {}
 }
 
-/// Where detection results go: standard output in one of two formats today; the DShield
-/// Calls arrive one at a time, in packet-time order for alerts.
+/// Where detection results go: standard output as JSON lines or a table. Calls arrive one at a
+/// time, in packet-time order for alerts.
 public protocol EventSink: AnyObject {
     /// A source was just declared a scanner.
     func alert(_ alert: Alert)
