@@ -44,16 +44,18 @@ public final class ScanDetector: @unchecked Sendable {
 
     private func isHome(_ address: IPAddress) -> Bool { homeNetwork.contains { $0.contains(address) } }
 
-    /// Sources ever declared, as bits of a small filter (64 Kibit, 8 KiB: it stays in cache) under
-    /// a cheap keyed index. A set bit may be another source's (the data packet then costs one
-    /// lookup); a clear bit proves the source was never declared. Bits are never cleared.
+    /// Sources in a declared episode, as bits of a small filter (64 Kibit, 8 KiB: it stays in
+    /// cache) under a keyed 16-bit index. A set bit may be another source's (the data packet
+    /// then costs one lookup); a clear bit proves the source is not declared. Each sweep rebuilds
+    /// it from the table, so sources whose episodes closed leave it and it never fills up; a
+    /// source declared by another thread while a live sweep runs is back in it a sweep later.
     private let declaredFilter: UnsafeMutablePointer<Atomic<UInt64>>
     private static let declaredFilterWords = 1024
     private let declaredFilterKey = UInt64.random(in: .min ... .max)
 
     @inline(__always)
     private func declaredFilterBit(_ key: IPAddress) -> Int {
-        SourceTable.bitIndex(SourceTable.fold(key), key: declaredFilterKey) & (Self.declaredFilterWords * 64 - 1)
+        Int(truncatingIfNeeded: SourceTable.mix(SourceTable.fold(key) ^ declaredFilterKey) >> 48)
     }
 
     @inline(__always)
@@ -165,11 +167,17 @@ public final class ScanDetector: @unchecked Sendable {
     }
 
     /// Destination unreachable (ICMP type 3, ICMPv6 type 1) quoting a TCP, UDP or ICMP packet:
-    /// the target refusing a probe, or a router saying it cannot be reached.
+    /// the target refusing a probe, or a router saying it cannot be reached. Not IPv4's
+    /// "fragmentation needed" (code 4): that is path-MTU discovery answering a client's
+    /// oversized segment, no refusal (ICMPv6 gives it a type of its own, 2).
     @inline(__always)
     static func isUnreachable(_ p: DecodedPacket) -> Bool {
-        guard let quoted = p.quoted, [6, 17, 1, 58].contains(quoted.ipProtocol) else { return false }
-        return p.transport == .icmp ? p.icmpType == 3 : p.icmpType == 1
+        guard let quoted = p.quoted else { return false }
+        switch quoted.ipProtocol {
+        case 6, 17, 1, 58: break
+        default: return false
+        }
+        return p.transport == .icmp ? p.icmpType == 3 && p.icmpCode != 4 : p.icmpType == 1
     }
 
     /// Echo request (ICMP 8, ICMPv6 128): a ping, one host at a time.
@@ -240,7 +248,7 @@ public final class ScanDetector: @unchecked Sendable {
         if !flags.contains(.ack) { return probe(packet, tag: tag) }
         if packet.payloadLength > 0 {
             // Data on a pair the source probed: it came back to talk (a login, an exploit).
-            guard let slot = table.find(tag: tag),
+            guard let slot = table.find(tag: tag), table.load(slot, Field.state) & SourceTable.State.declared != 0,
                 table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
             else { return nil }
             _ = table.insertBit(slot, Field.payloadHostBitmap, table.hostIndex(packet.destination))
@@ -496,6 +504,7 @@ public final class ScanDetector: @unchecked Sendable {
         var episodes: [Episode] = []
         let idle = configuration.idleGap.nanosecondCount
         let longest = configuration.maxEpisodeLength.nanosecondCount
+        var stillDeclared = [UInt64](repeating: 0, count: Self.declaredFilterWords)
         for slot in 0..<table.capacity {
             // Cheap test first: most slots are empty or busy.
             let tag = table.tag(at: slot)
@@ -504,15 +513,23 @@ public final class ScanDetector: @unchecked Sendable {
             let firstSeen = Int64(bitPattern: table.load(slot, Field.firstSeen))
             let isIdle = now.nanoseconds &- lastSeen >= idle
             let isLong = now.nanoseconds &- firstSeen >= longest
-            guard isIdle || isLong else { continue }
+            guard isIdle || isLong else {
+                if table.load(slot, Field.state) & SourceTable.State.declared != 0 {
+                    let address = IPAddress(high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
+                    let bit = declaredFilterBit(key(address))
+                    stillDeclared[bit >> 6] |= 1 << UInt64(bit & 63)
+                }
+                continue
+            }
             guard let snapshot = table.snapshot(slot) else { continue }
             if snapshot.declared {
                 episodes.append(episode(from: snapshot, end: isIdle ? .idle : .maximumLength))
-                table.release(slot, tag: tag)
+                table.release(slot, tag: snapshot.tag)
             } else if isIdle {
-                table.release(slot, tag: tag)
+                table.release(slot, tag: snapshot.tag)
             }
         }
+        for (i, word) in stillDeclared.enumerated() { (declaredFilter + i).pointee.store(word, ordering: .relaxed) }
         return episodes.sorted { $0.firstSeen < $1.firstSeen }
     }
 

@@ -340,13 +340,16 @@ public final class SourceTable: @unchecked Sendable {
     /// `findOrInsert` with the key's tag already computed.
     func findOrInsert(tag: UInt64, address: IPAddress, now: Int64) -> Int? {
         let bucket = Int(truncatingIfNeeded: tag >> 1) & bucketMask
-        var empty = -1
-        for slot in bucket..<(bucket &+ Self.bucketSlots) {
-            let current = tagWord(slot).pointee.load(ordering: .acquiring)
-            if current == tag { return slot }
-            if current == 0 && empty < 0 { empty = slot }
-        }
-        if empty >= 0 {
+        // Each lost race means another source took a free slot, so the bucket fills within
+        // `bucketSlots` rounds: the loop is bounded.
+        for _ in 0..<Self.bucketSlots {
+            var empty = -1
+            for slot in bucket..<(bucket &+ Self.bucketSlots) {
+                let current = tagWord(slot).pointee.load(ordering: .acquiring)
+                if current == tag { return slot }
+                if current == 0 && empty < 0 { empty = slot }
+            }
+            guard empty >= 0 else { break }
             // A free slot's fields are already zero: claiming it is this one exchange.
             let (won, found) = tagWord(empty).pointee.compareExchange(
                 expected: 0, desired: tag, ordering: .acquiringAndReleasing)
@@ -354,7 +357,8 @@ public final class SourceTable: @unchecked Sendable {
                 publish(empty, address: address, now: now)
                 return empty
             }
-            // Another thread claimed it first; if for the same source, share its slot.
+            // Another thread claimed it first; if for the same source, share its slot, else
+            // look again: other slots may still be free.
             if found == tag { return empty }
         }
         // The bucket is full: the victim is the stalest source not declared a scanner. Only
@@ -687,7 +691,6 @@ public final class SourceTable: @unchecked Sendable {
             detectedAfter: Int(load(slot, Field.detectedAfter)),
             distinctPorts: estimate(slot, Field.portBitmap),
             distinctTargets: estimate(slot, Field.hostBitmap),
-            distinctPairs: estimate(slot, Field.pairBitmap),
             portSample: ports,
             toolEvidence: toolEvidence(slot),
             payloadHosts: estimate(slot, Field.payloadHostBitmap))
@@ -753,7 +756,6 @@ public struct SourceSnapshot: Sendable {
     public let detectedAfter: Int
     public let distinctPorts: Int
     public let distinctTargets: Int
-    public let distinctPairs: Int
     public let portSample: [UInt16]
     public let toolEvidence: ToolFingerprint.Evidence
     /// Distinct hosts the source sent payload to on pairs it had probed (an estimate).

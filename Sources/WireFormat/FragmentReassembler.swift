@@ -59,7 +59,8 @@ public final class FragmentReassembler {
     public let capacity: Int
     /// Datagrams handed on whole (or as malformed, when the reassembled header is).
     public private(set) var reassembled = 0
-    /// Fragments that covered header bytes an earlier fragment of their datagram had covered.
+    /// Fragments that brought other bytes for header bytes an earlier fragment of their datagram
+    /// had covered (the same bytes again, a mirrored copy, do not count).
     public private(set) var overlapping = 0
     /// Incomplete datagrams evicted to make room before their timeout: fragments arriving
     /// interleaved with more than a bucket's worth of other datagrams, or a flood.
@@ -127,8 +128,17 @@ public final class FragmentReassembler {
         if fragment.offset == 0 && fragment.transport < 0 { return result }
         let slot = entry(for: packet)
         let entry = entries + slot
-        guard entry.pointee.state == .collecting else { return .fragment }
         let buffer = bytes + slot * Self.headerBytes
+        if entry.pointee.state == .done && fragment.offset == 0 && !Self.repeats(fragment, base, entry.pointee, buffer) {
+            // A different first fragment under a finished key: the sender reused its IP ID for a
+            // new datagram (a scanner that keeps one would otherwise get one probe through per
+            // `timeout`). The same bytes again are a copy, and stay ignored.
+            let done = entry.pointee
+            entry.pointee = Entry(
+                source: done.source, destination: done.destination, identification: done.identification,
+                keyProtocol: done.keyProtocol, arrival: packet.timestamp.nanoseconds)
+        }
+        guard entry.pointee.state == .collecting else { return .fragment }
 
         let start = fragment.offset
         let wireEnd = start + fragment.length
@@ -136,7 +146,6 @@ public final class FragmentReassembler {
         if !fragment.more && entry.pointee.total < 0 { entry.pointee.total = wireEnd }
         if start < Self.headerBytes {
             let covered = Self.byteMask(start, min(wireEnd, Self.headerBytes))
-            if covered & entry.pointee.covered != 0 { overlapping += 1 }
             // First copy wins: a byte an earlier fragment covered is not taken again, even when
             // that fragment's copy was cut by the snaplen.
             let fresh = covered & ~entry.pointee.covered
@@ -144,6 +153,17 @@ public final class FragmentReassembler {
             // The one bounds check: the copy stops at the fragment's captured end, which the
             // decoder checked lies inside the frame, and at the buffer's end.
             let copyEnd = min(start + (fragment.capturedEnd - fragment.start), Self.headerBytes)
+            // An overlap that says something else is the evasion; the same bytes again (a span
+            // port mirroring a fragment twice) are not.
+            for index in start..<copyEnd where (covered & ~fresh & entry.pointee.captured) & (1 << UInt64(index)) != 0 {
+                // Safe: as for the copy below.
+                if base.load(fromByteOffset: fragment.start + index - start, as: UInt8.self)
+                    != buffer.load(fromByteOffset: index, as: UInt8.self)
+                {
+                    overlapping += 1
+                    break
+                }
+            }
             for index in start..<copyEnd where fresh & (1 << UInt64(index)) != 0 {
                 // Safe: `index - start` < captured bytes of this fragment; `index` < headerBytes.
                 buffer.storeBytes(
@@ -210,6 +230,18 @@ public final class FragmentReassembler {
         var end = min(start + needed, headerBytes)
         if entry.total >= 0 { end = min(end, entry.total) }
         return (~entry.covered).trailingZeroBitCount >= end ? captured : nil
+    }
+
+    /// Whether a first fragment's captured bytes are the ones its finished datagram began with.
+    private static func repeats(_ fragment: FragmentView, _ base: UnsafeRawPointer, _ entry: Entry, _ buffer: UnsafeMutableRawPointer) -> Bool {
+        // Safe: as for the copy in `reassemble`, bounded by the captured end and the buffer.
+        let end = min(fragment.capturedEnd - fragment.start, headerBytes)
+        for index in 0..<end where entry.captured & (1 << UInt64(index)) != 0 {
+            if base.load(fromByteOffset: fragment.start + index, as: UInt8.self) != buffer.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+        }
+        return true
     }
 
     /// The entry for `packet`'s datagram: its own when it is held and has not lapsed, else a

@@ -100,8 +100,14 @@ extension Timestamp {
         } else if bytes.count != 20 {
             return nil
         }
+        // A day past the month's end (February 30) is no date; a year outside 1678…2261 does
+        // not fit 64-bit nanoseconds.
         let days = Self.days(fromCivil: year, month, day)
-        self.init(nanoseconds: ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000) + fraction)
+        guard Self.days(fromCivil: month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1) > days else { return nil }
+        let (scaled, overflow) = (days * 86_400 + hour * 3600 + minute * 60 + second).multipliedReportingOverflow(by: 1_000_000_000)
+        let (nanoseconds, overflowAgain) = scaled.addingReportingOverflow(fraction)
+        guard !overflow, !overflowAgain else { return nil }
+        self.init(nanoseconds: nanoseconds)
     }
 
     /// Days from 1970-01-01 of a proleptic Gregorian date (Hinnant's `days_from_civil`).

@@ -165,6 +165,39 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(alerts.count == 1 && alert.path == .sequentialTest && alert.detectedAfter == 4)
     }
 
+    @Test(arguments: [false, true])
+    func aBatchIsAccountedExactlyAsItsPacketsOneByOne(exclusive: Bool) throws {
+        // Two scanners, a client, answers and data, interleaved: the pipelined batch (what read
+        // and live run) must declare and count exactly as single calls do.
+        var packets: [DecodedPacket] = []
+        for port in UInt16(1)...60 {
+            let t = Double(port) * 0.01
+            packets.append(Traffic.tcp(scanner, 40000, victim, port, .syn, at: t))
+            packets.append(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack], at: t + 0.001))
+            packets.append(Traffic.tcp(Traffic.host(9), 50000, Traffic.host(Int(port)), 22, .fin, at: t + 0.002))
+            packets.append(Traffic.tcp(Traffic.host(7), 51000 + port, victim, 443, .syn, at: t + 0.003, stackOptions: true))
+            packets.append(Traffic.tcp(victim, 443, Traffic.host(7), 51000 + port, [.syn, .ack], at: t + 0.004))
+        }
+        func run(batched: Bool) -> (alerts: [Alert], episodes: [Episode]) {
+            var configuration = DetectorConfiguration()
+            configuration.maxSources = 1024
+            let d = ScanDetector(configuration: configuration, exclusive: exclusive, keys: .init(pair: 1, port: 2, host: 3))
+            var alerts: [Alert] = []
+            if batched {
+                packets.withUnsafeBufferPointer { d.process($0) { alerts.append($0) } }
+            } else {
+                for p in packets { if let a = d.process(p) { alerts.append(a) } }
+            }
+            return (alerts, d.closeAll())
+        }
+        let single = run(batched: false), batch = run(batched: true)
+        #expect(single.alerts.map(\.source) == [scanner, Traffic.host(9)])
+        #expect(batch.alerts.map(\.source) == single.alerts.map(\.source))
+        #expect(batch.alerts.map(\.detectedAfter) == single.alerts.map(\.detectedAfter))
+        #expect(batch.episodes.map(\.probes) == single.episodes.map(\.probes))
+        #expect(batch.episodes.map(\.technique) == single.episodes.map(\.technique))
+    }
+
     @Test func retransmissionsAndRepeatsAreNotNewFirstContacts() {
         let d = detector()
         for n in 0..<200 {

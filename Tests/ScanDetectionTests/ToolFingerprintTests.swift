@@ -87,13 +87,15 @@ private func nmapTTL(_ i: Int) -> UInt8 { UInt8(37 + (i * 7) % 23) }
         #expect(tool == "hping3")
     }
 
-    @Test func anOperatingSystemsConnectScanCarriesNoLabel() throws {
+    @Test func anOperatingSystemsConnectScanCarriesNoLabelWhateverItsOtherFields() throws {
+        // SYNs with the stack's options are not examined at all: even an IP ID that happens to
+        // fit zmap's, and a repeated sequence number, name no tool.
         let (tool, confidence) = try label { i, p in
-            p.window = 64240
+            p.window = 1024
             p.tcpOptions.kinds = TCPOptionSummary.mss | TCPOptionSummary.sackPermitted | TCPOptionSummary.timestamps
             p.tcpOptions.count = 4
-            p.sequenceNumber = UInt32(i) &* 2_654_435_761
-            p.ipID = UInt32(i &* 40_503 & 0xFFFF) ^ 0x5A5A
+            p.sequenceNumber = 426_721_688
+            p.ipID = 54321
         }
         #expect(tool == nil && confidence == nil)
     }

@@ -228,14 +228,33 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
         let reassembler = FragmentReassembler()
         var builder = nmapBuilder()
         let flood = 10 * reassembler.capacity
+        var datagrams: [[[UInt8]]] = []
         for n in 0..<flood {
             builder.ipID = UInt16(truncatingIfNeeded: n)
             let source = IPAddress(ipv4: 0xC612_0100 &+ UInt32(n >> 16))
-            let first = builder.fragmentFrames(from: source, to: victim, nmapSYN, pieceSize: 8)[0]
-            _ = feed(reassembler, first, at: start + .microseconds(n))
+            let frames = builder.fragmentFrames(from: source, to: victim, nmapSYN, pieceSize: 8)
+            if n == 0 || n == flood - 1 { datagrams.append(frames) }
+            _ = feed(reassembler, frames[0], at: start + .microseconds(n))
         }
-        #expect(reassembler.capacity == FragmentReassembler.defaultCapacity)
         #expect(reassembler.evicted == flood - reassembler.capacity)
+        // The first datagram was pushed out; the last one is still held and completes.
+        #expect(feedAll(reassembler, Array(datagrams[0][1...])).handedOn.isEmpty)
+        #expect(feedAll(reassembler, Array(datagrams[1][1...])).handedOn.count == 1)
+    }
+
+    @Test func aMirroredCopyIsNoOverlapAndAReusedIdentificationStartsANewDatagram() {
+        let frames = nmapBuilder().fragmentFrames(from: scanner, to: victim, nmapSYN, pieceSize: 8)
+        let reassembler = FragmentReassembler()
+        // A span port delivering every fragment twice.
+        let (_, handedOn) = feedAll(reassembler, [frames[0], frames[0], frames[1], frames[1], frames[2], frames[2]])
+        #expect(handedOn.count == 1 && reassembler.overlapping == 0)
+        // The same scanner keeps its IP ID for the next probe, to another port: decoded too.
+        let next = nmapBuilder().fragmentFrames(
+            from: scanner, to: victim,
+            .tcp(sourcePort: 64412, destinationPort: 8443, flags: .syn, sequence: 591_557_738, window: 1024, options: TCPOptionBytes.mssOnly),
+            pieceSize: 8)
+        let again = feedAll(reassembler, next).handedOn
+        #expect(again.count == 1 && again.first?.destinationPort == 8443)
     }
 
     @Test func aDatagramIsForgottenAfterTheTimeoutInPacketTime() {

@@ -174,7 +174,9 @@ private let syn = FrameBuilder.Payload.tcp(
             #expect(Timestamp(rfc3339: Timestamp(nanoseconds: ns).rfc3339) == Timestamp(nanoseconds: ns))
         }
         #expect(Timestamp(rfc3339: "2026-12-04T15:33:15Z") == Timestamp(seconds: 1_796_398_395))
-        for bad in ["", "2026-12-04 15:33:15Z", "2026-13-04T15:33:15Z", "2026-12-04T15:33:15.Z", "2026-12-04T15:33:15+01:00"] {
+        #expect(Timestamp(rfc3339: "2024-02-29T00:00:00Z") != nil)
+        for bad in ["", "2026-12-04 15:33:15Z", "2026-13-04T15:33:15Z", "2026-12-04T15:33:15.Z", "2026-12-04T15:33:15+01:00",
+            "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "9999-12-31T23:59:59Z", "1000-01-01T00:00:00Z"] {
             #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
         }
     }
