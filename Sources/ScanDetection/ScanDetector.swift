@@ -1,5 +1,5 @@
-public import WireFormat
 import Synchronization
+public import WireFormat
 
 /// Turns decoded packets into per-source state, declares scanners, and closes episodes.
 ///
@@ -205,7 +205,8 @@ public final class ScanDetector: @unchecked Sendable {
         case .udp:
             // A datagram that answers a probe of the receiver's is a success for it; any other is
             // a probe of the sender's.
-            let reply = answer(to: table.tag(of: key(packet.destination)), from: packet.source,
+            let reply = answer(
+                to: table.tag(of: key(packet.destination)), from: packet.source,
                 port: packet.sourcePort, at: packet.timestamp, success: true)
             return reply.matched ? nil : probe(packet, tag: tag)
         case .icmp, .icmpv6:
@@ -229,13 +230,15 @@ public final class ScanDetector: @unchecked Sendable {
             // A SYN/ACK answers someone else's attempt: it is never a probe (backscatter, or a
             // server answering), only an outcome for the source it is sent to.
             return flags.contains(.ack)
-                ? answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp, success: true).alert
+                ? answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp, success: true)
+                    .alert
                 : probe(packet, tag: tag)
         }
         if flags.contains(.rst) {
             // A RST without ACK answers a segment that carried an ACK (RFC 9293 §3.10.7.1): on
             // a pair the source never opened, its ACK or Maimon probe.
-            let outcome = answer(to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp,
+            let outcome = answer(
+                to: tag, from: packet.source, port: packet.sourcePort, at: packet.timestamp,
                 success: false, confirmsACKProbe: !flags.contains(.ack))
             if !outcome.matched && !flags.contains(.ack) {
                 vote(packet, Field.halfOpenResets, tag: table.tag(of: key(packet.source)))
@@ -249,7 +252,8 @@ public final class ScanDetector: @unchecked Sendable {
         if packet.payloadLength > 0 {
             // Data on a pair the source probed: it came back to talk (a login, an exploit).
             guard let slot = table.find(tag: tag), table.load(slot, Field.state) & SourceTable.State.declared != 0,
-                table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
+                table.testBit(
+                    slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
             else { return nil }
             _ = table.insertBit(slot, Field.payloadHostBitmap, table.hostIndex(packet.destination))
             return nil
@@ -275,7 +279,8 @@ public final class ScanDetector: @unchecked Sendable {
         let previousProbe = Int64(bitPattern: table.load(slot, Field.lastSeen))
         table.touch(slot, now: now)
         if hasHomeNetwork {
-            table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
+            table.markState(
+                slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
         }
         // Probes of this kind so far: the first of each kind carry a tool's fingerprint.
         let probesOfThisKind: UInt64
@@ -287,7 +292,8 @@ public final class ScanDetector: @unchecked Sendable {
             probesOfThisKind = table.add(slot, Field.icmpProbes)
         } else if packet.tcpFlags.contains(.syn) {
             let options = packet.tcpOptions
-            let fromStack = options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
+            let fromStack =
+                options.has(TCPOptionSummary.sackPermitted) || options.has(TCPOptionSummary.timestamps)
                 || options.has(TCPOptionSummary.windowScale)
             // The operating system made a SYN with its options: no tool's marks to examine.
             probesOfThisKind = fromStack ? .max : table.add(slot, Field.rawSYNs)
@@ -306,10 +312,13 @@ public final class ScanDetector: @unchecked Sendable {
         let undeclared = table.load(slot, Field.state) & SourceTable.State.declared == 0
         // Until the source is declared, its SYNs are watched for retransmissions: the attempt
         // before went unanswered.
-        let retransmitted = undeclared && packet.tcpFlags.contains(.syn) && table.repeatsLatestSYN(slot, packet)
+        let retransmitted =
+            undeclared && packet.tcpFlags.contains(.syn) && table.repeatsLatestSYN(slot, packet)
             && abs(now &- previousProbe) >= configuration.retransmissionGap.nanosecondCount
-        guard let contacts = countFirstContact(slot, host: packet.destination, port: isPing ? nil : port,
-            pair: table.pairIndex(host: packet.destination, port: port))
+        guard
+            let contacts = countFirstContact(
+                slot, host: packet.destination, port: isPing ? nil : port,
+                pair: table.pairIndex(host: packet.destination, port: port))
         else {
             // Not a new first contact; a retransmission scores the first attempt as failed.
             guard retransmitted else { return nil }
@@ -374,8 +383,9 @@ public final class ScanDetector: @unchecked Sendable {
         else { return (true, nil) }
         let contacts = Int(table.load(slot, Field.contacts))
         guard !reachesPeersAcrossTheInternet(slot),
-            table.declare(slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
-            at: time.nanoseconds)
+            table.declare(
+                slot, path: SourceTable.State.bySequentialTest, detectedAfter: contacts,
+                at: time.nanoseconds)
         else { return (true, nil) }
         return (true, alert(slot, contacts: contacts, at: time, path: .sequentialTest))
     }
@@ -406,7 +416,8 @@ public final class ScanDetector: @unchecked Sendable {
     @discardableResult
     private func vote(_ packet: DecodedPacket, _ field: Int, tag: UInt64) -> Bool {
         guard let slot = table.find(tag: tag),
-            table.testBit(slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
+            table.testBit(
+                slot, Field.pairBitmap, table.pairIndex(host: packet.destination, port: packet.destinationPort))
         else { return false }
         table.addToLane(slot, field, .low)
         return true
@@ -419,9 +430,11 @@ public final class ScanDetector: @unchecked Sendable {
     /// here; it becomes a first contact, and a failure, when the target answers with a RST
     /// (`answer`). Segments from other ports than the source's first ACK probe are not probes:
     /// a scan sends from one port, a host's connections each from their own (hping3's default
-    /// of a new port per probe is not recognised for that reason). Nothing else is decided on such probes except by a raw-packet tool's
-    /// fingerprint: a filtered ACK scan from anything but nmap goes unnamed, the price of never
-    /// accusing a host whose connections predate the capture.
+    /// of a new port per probe is not recognised for that reason). Nothing else is decided on
+    /// such probes except by a raw-packet tool's fingerprint: a filtered ACK scan from anything
+    /// but nmap goes unnamed, the price of never accusing a host whose connections predate the
+    /// capture. The price of the check: a host whose stack puts no options on its ACKs (Windows)
+    /// and whose connections began before the capture gets a table entry, found at once after.
     private func ackProbe(_ packet: DecodedPacket, tag: UInt64) -> Alert? {
         let source = packet.source
         if hasIgnoredSources, ignoredSources.contains(where: { $0.contains(source) }) { return nil }
@@ -431,12 +444,16 @@ public final class ScanDetector: @unchecked Sendable {
         let pair = table.pairIndex(host: packet.destination, port: packet.destinationPort)
         // The close of a connection this source opened, or a segment of one of its connections
         // from another port than its ACK probes come from: not a probe.
-        guard !table.testBit(slot, Field.pairBitmap, pair), table.isACKProbePort(slot, packet.sourcePort) else { return nil }
+        guard !table.testBit(slot, Field.pairBitmap, pair), table.isACKProbePort(slot, packet.sourcePort) else {
+            return nil
+        }
         if hasHomeNetwork {
-            table.markState(slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
+            table.markState(
+                slot, isHome(packet.destination) ? SourceTable.State.targetsInside : SourceTable.State.targetsOutside)
         }
         guard table.insertBit(slot, Field.ackPairBitmap, pair) else { return nil }
-        let probes = table.addToLane(slot, packet.tcpFlags.contains(.fin) ? Field.halfOpenResets : Field.handshakes, .high)
+        let probes = table.addToLane(
+            slot, packet.tcpFlags.contains(.fin) ? Field.halfOpenResets : Field.handshakes, .high)
         guard probes <= ToolFingerprint.sampleSize else { return nil }
         table.recordFingerprint(slot, packet)
         guard table.load(slot, Field.state) & SourceTable.State.declared == 0 else { return nil }
@@ -453,13 +470,15 @@ public final class ScanDetector: @unchecked Sendable {
         let stealth = table.stealthProbes(slot)
         return Alert(
             source: address,
-            technique: Self.technique(ProbeCounts(
-                handshakes: table.lane(slot, Field.handshakes, .low),
-                halfOpenResets: table.lane(slot, Field.halfOpenResets, .low),
-                stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
-                fin: stealth.fin, null: stealth.null, xmas: stealth.xmas,
-                ack: table.lane(slot, Field.handshakes, .high), maimon: table.lane(slot, Field.halfOpenResets, .high),
-                udp: Int(table.load(slot, Field.udpProbes)), icmp: Int(table.load(slot, Field.icmpProbes)))),
+            technique: Self.technique(
+                ProbeCounts(
+                    handshakes: table.lane(slot, Field.handshakes, .low),
+                    halfOpenResets: table.lane(slot, Field.halfOpenResets, .low),
+                    stackSYNs: Int(table.load(slot, Field.stackSYNs)), rawSYNs: Int(table.load(slot, Field.rawSYNs)),
+                    fin: stealth.fin, null: stealth.null, xmas: stealth.xmas,
+                    ack: table.lane(slot, Field.handshakes, .high),
+                    maimon: table.lane(slot, Field.halfOpenResets, .high),
+                    udp: Int(table.load(slot, Field.udpProbes)), icmp: Int(table.load(slot, Field.icmpProbes)))),
             detectedAfter: contacts, time: time, path: path)
     }
 
@@ -515,7 +534,8 @@ public final class ScanDetector: @unchecked Sendable {
             let isLong = now.nanoseconds &- firstSeen >= longest
             guard isIdle || isLong else {
                 if table.load(slot, Field.state) & SourceTable.State.declared != 0 {
-                    let address = IPAddress(high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
+                    let address = IPAddress(
+                        high: table.load(slot, Field.addressHigh), low: table.load(slot, Field.addressLow))
                     let bit = declaredFilterBit(key(address))
                     stillDeclared[bit >> 6] |= 1 << UInt64(bit & 63)
                 }
@@ -546,14 +566,16 @@ public final class ScanDetector: @unchecked Sendable {
 
     func episode(from s: SourceSnapshot, end: EpisodeEnd) -> Episode {
         let shape: ScanShape =
-            s.distinctTargets <= 1 ? .vertical
+            s.distinctTargets <= 1
+            ? .vertical
             : s.distinctPorts <= configuration.horizontalPortLimit ? .horizontal : .block
         var episode = Episode(
             source: s.address, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
-            technique: Self.technique(ProbeCounts(
-                handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
-                rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, ack: s.ackProbes,
-                maimon: s.maimonProbes, udp: s.udpProbes, icmp: s.icmpProbes)),
+            technique: Self.technique(
+                ProbeCounts(
+                    handshakes: s.handshakes, halfOpenResets: s.halfOpenResets, stackSYNs: s.stackSYNs,
+                    rawSYNs: s.rawSYNs, fin: s.finProbes, null: s.nullProbes, xmas: s.xmasProbes, ack: s.ackProbes,
+                    maimon: s.maimonProbes, udp: s.udpProbes, icmp: s.icmpProbes)),
             shape: shape, probes: s.probes, distinctPorts: s.distinctPorts,
             distinctTargets: s.distinctTargets, ports: s.portSample.sorted(),
             detectedAfter: s.detectedAfter, declaredAt: s.declaredAt,
@@ -567,9 +589,11 @@ public final class ScanDetector: @unchecked Sendable {
         if hasHomeNetwork {
             let fromHome = isHome(s.address)
             episode.direction =
-                s.targetsInside && s.targetsOutside ? .mixed
-                : s.targetsInside ? (fromHome ? .`internal` : .inbound)
-                : (fromHome ? .outbound : .transit)
+                s.targetsInside && s.targetsOutside
+                ? .mixed
+                : s.targetsInside
+                    ? (fromHome ? .`internal` : .inbound)
+                    : (fromHome ? .outbound : .transit)
         }
         return episode
     }

@@ -16,9 +16,11 @@ import Glibc
 ///   a probe or an answer counts (state, times, SYN counts, contacts, outcomes, the walk); line 1
 ///   the contacted-pairs and ports bitmaps; line 2 the hosts and answered-pairs bitmaps (256 bits
 ///   each, for linear-counting estimates); line 3 what a declaration and the technique votes
-///   need; line 4 the exact port sample, fingerprint evidence and small counters; line 5 the
-///   hosts the source sent payload to after probing them.
-/// A probe therefore touches four lines: its tag bucket, line 0, line 1 and line 2.
+///   need, and the stealth, UDP, ACK and Maimon counts; line 4 the exact port sample,
+///   fingerprint evidence and the ping and network counts; line 5 the hosts the source sent
+///   payload to after probing them, and the pairs its ACK probes went to.
+/// A SYN therefore touches four lines (its tag bucket, lines 0, 1 and 2), plus line 4 while its
+/// first probes are sampled; other probe kinds add the line their count is on.
 ///
 /// ## Concurrency
 /// Every field is an `Atomic<UInt64>`; updates are relaxed loads, `bitwiseOr`/`wrappingAdd` and

@@ -84,8 +84,8 @@ public enum ToolFingerprint {
         }
         var kind: Kind
         var high: UInt32
-        /// 30 bits: the kind takes the word's top two (a unicornscan key compared on 30 bits
-        /// still matches by chance once in a billion).
+        /// 30 bits: the kind takes bits 30–31 of the word's low half (a unicornscan key compared
+        /// on 30 bits still matches by chance once in a billion).
         var low: UInt32
 
         static let lowMask: UInt32 = (1 << 30) - 1

@@ -31,7 +31,8 @@ public final class FragmentReassembler {
     /// Bytes kept per datagram, from the start of its fragmentable part: 64.
     ///
     /// A TCP header is at most 60 bytes, the part of an ICMP error the decoder reads at most 52
-    /// (8, a quoted 40-byte IPv6 header, 4 bytes of ports), a UDP header 8: 64 holds each, and
+    /// (8, a quoted 40-byte IPv6 header, 4 bytes of ports; a quoted IPv4 header with options can
+    /// reach 72, and its ports are then lost), a UDP header 8: 64 holds each, and
     /// makes the per-byte presence maps one 64-bit word. Structural (the maps), not an option.
     /// Bytes past it count as not captured, like bytes past the snaplen: a transport header that
     /// starts beyond them (more than 64 bytes of IPv6 extension headers after the fragment
