@@ -41,9 +41,9 @@ enum ClassifierSetup {
         let allowLists: [AddressList], denyLists: [AddressList]
         let iscFeed: ISCResearchFeed?, asnDatabase: ASNDatabase?
         do throws(KnowledgeFileError) {
-            var rows: [KnowledgeRow] = []
-            for path in [shipped] + options.knowledgeFiles { rows += try KnowledgeBase.load(path: path).rows }
-            knowledge = KnowledgeBase(rows: rows)
+            var merged = try KnowledgeBase.load(path: shipped)
+            for path in options.knowledgeFiles { merged = merged.merged(with: try KnowledgeBase.load(path: path)) }
+            knowledge = merged
             allowLists = try options.allowLists.map { (path) throws(KnowledgeFileError) in try AddressList.load(path: path) }
             denyLists = try options.denyLists.map { (path) throws(KnowledgeFileError) in try AddressList.load(path: path) }
             iscFeed = try options.iscFeed.map { (path) throws(KnowledgeFileError) in try ISCResearchFeed.load(path: path) }

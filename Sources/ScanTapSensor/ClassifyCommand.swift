@@ -23,7 +23,7 @@ public enum ClassifyCommand {
         func resolve(_ sources: [IPAddress]) {
             guard let resolver else { return }
             for source in sources { _ = resolver.request(source) }
-            _ = resolver.waitUntilIdle(timeout: lookupWait)
+            _ = resolver.waitUntilIdle(timeout: lookupWait(resolver.configuration))
         }
         func ptr(_ address: IPAddress) -> ConfirmedPTR? { resolver?.cached(address)?.ptr }
 
@@ -36,25 +36,30 @@ public enum ClassifyCommand {
         if episodes == "-" {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         } else {
-            guard let contents = DataFiles.read(episodes) else {
-                throw SensorError.runtime("\(episodes): cannot read the file")
+            do throws(KnowledgeFileError) {
+                text = try TextFile.read(episodes)
+            } catch {
+                throw SensorError.runtime(error.description)
             }
-            text = contents
         }
-        // Parsed in full first, so that --resolve can ask for every source at once.
+        // Parsed in full first, so that --resolve can ask for every source at once; a bad line
+        // still lets the lines before it out, looked up, before the error.
         var lines: [(text: Substring, episode: Episode?)] = []
+        func writeLines() {
+            resolve(lines.compactMap { $0.episode?.source })
+            for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
+            sink.flush()
+        }
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !line.allSatisfy(\.isWhitespace) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
-                sink.flush()
+                writeLines()
                 throw SensorError.runtime("\(episodes):\(index + 1): not a JSON object")
             }
             switch object["event"] as? String {
             case "scan":
                 guard let episode = Episode(scanLine: object) else {
-                    for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
-                    sink.flush()
+                    writeLines()
                     throw SensorError.runtime("\(episodes):\(index + 1): a scan line without a valid src, first_seen or last_seen")
                 }
                 lines.append((line, episode))
@@ -62,15 +67,16 @@ public enum ClassifyCommand {
             default: lines.append((line, nil))  // alerts and stats pass through untouched
             }
         }
-        resolve(lines.compactMap { $0.episode?.source })
-        for (text, episode) in lines { write(text, episode, to: sink, classifier, ptr) }
-        sink.flush()
+        writeLines()
     }
 }
 
-/// How long `classify --resolve` waits for its lookups: two tries of the resolver's 2 s timeout
-/// for the PTR and again for the forward check, with a margin.
-private let lookupWait: Duration = .seconds(10)
+/// How long `classify --resolve` waits for its lookups: every try of the PTR query and then of
+/// the forward check, c-ares doubling the timeout each round (2 + 4 s each by default), and a
+/// second's margin.
+private func lookupWait(_ configuration: ResolverConfiguration) -> Duration {
+    configuration.queryTimeout * ((1 << configuration.attempts) - 1) * 2 + .seconds(1)
+}
 
 /// One line of `classify --episodes` output: a relabelled scan line, or a line passed through.
 private func write(

@@ -146,6 +146,17 @@ public struct SensorOptions: Sendable {
             }
             return n
         }
+        /// A comma-separated list of addresses and CIDR blocks.
+        func prefixes(_ option: String) throws(UsageError) -> [IPPrefix] {
+            var result: [IPPrefix] = []
+            for item in try value(option).split(separator: ",") {
+                guard let prefix = IPPrefix(item.trimmingSpaces) else {
+                    throw UsageError("\(option): '\(item)' is not an address or CIDR block")
+                }
+                result.append(prefix)
+            }
+            return result
+        }
 
         func liveOnly(_ option: String) throws(UsageError) {
             guard command == "live" else { throw UsageError("option \(option) applies to live capture only") }
@@ -173,12 +184,7 @@ public struct SensorOptions: Sendable {
             case "--ipv6-group":
                 detector.ipv6GroupPrefixLength = try integer(argument, 16...128)
             case "--ignore":
-                for item in try value(argument).split(separator: ",") {
-                    guard let prefix = IPPrefix(item.trimmingSpaces) else {
-                        throw UsageError("--ignore: '\(item)' is not an address or CIDR block")
-                    }
-                    detector.ignoredSources.append(prefix)
-                }
+                detector.ignoredSources += try prefixes(argument)
             case "--idle-gap":
                 detector.idleGap = .seconds(try integer(argument, 1...(7 * 86_400)))
             case "--max-episode":
@@ -205,13 +211,9 @@ public struct SensorOptions: Sendable {
             case "--episodes" where command == "classify":
                 episodes = try value(argument)
             case "--home-net":
-                for item in try value(argument).split(separator: ",") {
-                    guard let prefix = IPPrefix(item.trimmingSpaces) else {
-                        throw UsageError("--home-net: '\(item)' is not an address or CIDR block")
-                    }
-                    dshield.homeNetwork.append(prefix)
-                    detector.homeNetwork.append(prefix)
-                }
+                let home = try prefixes(argument)
+                dshield.homeNetwork += home
+                detector.homeNetwork += home
             case "--dshield-text" where command == "read":
                 dshield.textFile = try value(argument)
             case "--dshield-json" where command == "read":

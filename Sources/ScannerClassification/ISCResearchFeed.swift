@@ -98,6 +98,11 @@ public struct ISCResearchFeed: Sendable {
                     address: element("ipv4") ?? element("ipv6"), type: element("type"), added: element("added"),
                     lastSeen: element("lastseen"), line: line, file: file, where: ""))
         }
+        // An empty feed says so (`<researchs/>`); markup without any (an HTML error page saved in
+        // its place) is no feed.
+        guard !entries.isEmpty || text.contains("<research") else {
+            throw KnowledgeFileError(file: file, line: 0, message: "not an ISC research feed in XML: no <research> element")
+        }
         return entries
     }
 

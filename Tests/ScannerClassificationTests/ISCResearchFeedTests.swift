@@ -53,6 +53,13 @@ import WireFormat
         }
     }
 
+    @Test func anErrorPageSavedInPlaceOfTheFeedIsNoFeed() throws {
+        #expect(throws: KnowledgeFileError(file: "research.xml", line: 0, message: "not an ISC research feed in XML: no <research> element")) {
+            try ISCResearchFeed.parse("<html><body>502 Bad Gateway</body></html>\n", file: "research.xml")
+        }
+        #expect(try ISCResearchFeed.parse("<?xml version=\"1.0\"?>\n<researchs></researchs>\n", file: "empty.xml").entries.isEmpty)
+    }
+
     @Test func feedTypesAreReportedAsTheKnowledgeBasesOrganisations() throws {
         let feed = try ISCResearchFeed.parse(
             #"[{"ipv4":"198.51.100.9","type":"shodan","lastseen":"2026-08-10"},{"ipv4":"198.51.100.10","type":"newproject"}]"#,
