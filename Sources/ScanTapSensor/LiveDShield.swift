@@ -101,8 +101,10 @@ final class LiveDShield: Sendable {
             if !spoolFailing.exchange(true, ordering: .relaxed) {
                 DShieldCommand.log("cannot spool records (\(error)); holding up to \(Self.maximumUnspooled) in memory")
             }
+            // Those the spool stored before failing are not held again: they would be sent twice.
+            let unstored = records.dropFirst(error.recordsStored)
             state.withLock { state in
-                state.decided.insert(contentsOf: records, at: 0)
+                state.decided.insert(contentsOf: unstored, at: 0)
                 let excess = state.decided.count - Self.maximumUnspooled
                 if excess > 0 {
                     state.decided.removeFirst(excess)
@@ -143,7 +145,7 @@ final class LiveDShield: Sendable {
         do throws(SpoolError) {
             try spool.append(records)
         } catch {
-            throw SensorError.runtime("\(error): \(records.count) DShield records not spooled")
+            throw SensorError.runtime("\(error): \(records.count - error.recordsStored) DShield records not spooled")
         }
     }
 }
