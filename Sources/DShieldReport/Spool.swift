@@ -184,6 +184,19 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
+    /// Moves a claimed batch DShield refused for good to `rejected/` in the spool directory
+    /// (created mode 0700), where it is kept for the operator to look at and never sent again.
+    public func reject(_ batch: SpoolBatch) throws(SpoolError) {
+        try serialised { () throws(SpoolError) in
+            let rejected = directory + "/rejected"
+            if mkdir(rejected, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: rejected) }
+            let path = batchPath(batch.sequence, sending: true)
+            let target = rejected + "/" + String(path.split(separator: "/").last!.dropLast(".sending".count)) + ".spool"
+            guard rename(path, target) == 0 else { throw SpoolError("rename", path: path) }
+            try syncDirectory()
+        }
+    }
+
     /// Forgets a batch DShield accepted (or that had nothing left worth sending).
     public func complete(_ batch: SpoolBatch) throws(SpoolError) {
         try serialised { () throws(SpoolError) in

@@ -38,6 +38,12 @@ private final class Attempts: @unchecked Sendable {
         #expect(schedule.nextSlot(after: at(40)) == at(67))
     }
 
+    @Test func anIntervalTooLongForNanosecondsPutsTheNextSlotInTheFarFutureInsteadOfTrapping() {
+        var random = SystemRandomNumberGenerator()
+        let schedule = SubmissionSchedule(interval: .seconds(Int64.max / 2), using: &random)
+        #expect(schedule.nextSlot(after: hour) > hour.addingTimeInterval(100 * 365 * 86_400))
+    }
+
     @Test func aFailedAttemptIsRetriedAfterTheSubmittersDelayNotAtTheNextSlot() {
         let schedule = SubmissionSchedule(interval: .seconds(1800), offset: .seconds(7 * 60))
         #expect(schedule.nextAttempt(after: .retry(after: .seconds(300)), at: at(10)) == at(15))
