@@ -76,15 +76,29 @@ public enum DShieldCommand {
 
     /// The submitter for a `dshield.ini`, posting to `url` when given (else the file's
     /// `submiturl`, else DShield's).
+    ///
+    /// - Throws: `SensorError.usage` for a URL that is not http or https with a host;
+    ///   `.runtime` for a dshield.ini without `userid` or `apikey`, which every POST needs (a
+    ///   clear message now rather than a refusal from DShield at the first submission).
     static func makeSubmitter(config: DShieldConfig, url option: String?, spool: Spool) throws(SensorError) -> Submitter {
-        let urlText = option ?? config.submitURL
-        guard let url = urlText.map({ URL(string: $0) }) ?? SubmitterConfiguration.officialURL else {
-            throw SensorError.usage("--dshield-url: '\(urlText ?? "")' is not a URL")
+        let url: URL
+        if let text = option ?? config.submitURL {
+            let name = option == nil ? "submiturl in the dshield.ini" : "--dshield-url"
+            guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+                  !(parsed.host ?? "").isEmpty
+            else { throw SensorError.usage("\(name): '\(text)' is not an http or https URL with a host") }
+            url = parsed
+        } else {
+            url = SubmitterConfiguration.officialURL
         }
+        guard config.userID > 0 else { throw SensorError.runtime("dshield.ini: no userid (the number of your DShield account) in [DShield]") }
+        guard !config.apiKey.isEmpty else { throw SensorError.runtime("dshield.ini: no apikey (from your DShield account page) in [DShield]") }
+        // ISC asks API clients for contact information in the User-Agent.
+        let contact = config.email.isEmpty ? "" : "; " + config.email
         return Submitter(
             configuration: SubmitterConfiguration(
                 url: url, userID: config.userID, apiKey: config.apiKey,
-                userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor; https://isc.sans.edu/)",
+                userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor\(contact))",
                 maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400), localCopy: config.localCopy),
             spool: spool, log: log)
     }

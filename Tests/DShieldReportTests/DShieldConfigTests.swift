@@ -47,6 +47,12 @@ private let sample = """
         #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\napikey=has space") }
     }
 
+    @Test func aMisspelledKeyInTheScantapSectionIsRefusedWithItsNameAndLine() {
+        #expect(throws: DShieldConfigError(path: "dshield.ini", line: 4, message: "unknown key 'polcy' in [scantap] (known: submiturl, policy, ipv6, maxage)")) {
+            try DShieldConfig.parse("[DShield]\nuserid=1\n[scantap]\npolcy=all")
+        }
+    }
+
     @Test func aKeyFileReadableByOthersIsRefusedAndAPrivateOneLoads() throws {
         let path = temporaryDirectory("ini") + "/dshield.ini"
         try sample.write(toFile: path, atomically: true, encoding: .utf8)

@@ -189,6 +189,23 @@ import _ScanTapTestSupport
         #expect(arrived.count == 2 * spooled)  // the one batch in flight, twice; nothing else
     }
 
+    @Test func aSubmissionURLThatIsNotHTTPAndAConfigWithoutAKeyAreOneLineErrors() throws {
+        let dir = NSTemporaryDirectory() + "scantap-url-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = "\(dir)/dshield.ini", spool = "\(dir)/spool"
+        try Self.writeSubmittingConfig(config)
+        for url in ["ftp://www.dshield.org/submitapi/", "localhost:8080/submitapi/", "http:///submitapi/"] {
+            let result = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url])
+            #expect(result.status == 2 && result.stderr.contains("--dshield-url") && result.stderr.contains("http or https"), "\(url): \(result.stderr)")
+        }
+        try "[DShield]\nuserid=5\n".write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        let keyless = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool])
+        #expect(keyless.status == 1 && keyless.stderr.contains("no apikey"), "\(keyless.stderr)")
+        #expect(keyless.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test func aConfigReadableByOthersIsRefused() throws {
         let config = NSTemporaryDirectory() + "scantap-open-\(UUID().uuidString).ini"
         defer { try? FileManager.default.removeItem(atPath: config) }
