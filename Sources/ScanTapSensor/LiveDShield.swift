@@ -139,6 +139,7 @@ final class LiveDShield: Sendable {
     func finish() throws(SensorError) {
         var records = state.withLock { state in
             state.flows.finish(into: &state.decided)
+            settings.sayUntracked(state.flows)
             return state.take()
         }
         settings.keepReportable(&records)
