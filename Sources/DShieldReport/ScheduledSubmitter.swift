@@ -74,6 +74,8 @@ public final class ScheduledSubmitter: @unchecked Sendable {
         public let submitted: Int
         /// Records not sent in this attempt for being older than the age limit.
         public let expired: Int
+        /// Records in batches DShield refused for good in this attempt (moved to `rejected/`).
+        public let rejected: Int
         /// When the next attempt is due.
         public let next: Date
         /// Why a `.retry` outcome failed (`Submitter.lastFailure`).
@@ -107,12 +109,14 @@ public final class ScheduledSubmitter: @unchecked Sendable {
             }
             if stopped.load(ordering: .acquiring) { return }
             let submittedBefore = submitter.recordsSubmitted, expiredBefore = submitter.recordsExpired
+            let rejectedBefore = submitter.recordsRejected
             let result = submitter.submitPendingBlocking(now: Date())
             let now = Date()
             next = schedule.nextAttempt(after: try? result.get(), at: now)
             onAttempt(Attempt(
                 time: now, result: result, submitted: submitter.recordsSubmitted - submittedBefore,
-                expired: submitter.recordsExpired - expiredBefore, next: next, failure: submitter.lastFailure))
+                expired: submitter.recordsExpired - expiredBefore, rejected: submitter.recordsRejected - rejectedBefore,
+                next: next, failure: submitter.lastFailure))
         }
     }
 

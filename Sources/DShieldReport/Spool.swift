@@ -191,9 +191,13 @@ public final class Spool: @unchecked Sendable {
             let rejected = directory + "/rejected"
             if mkdir(rejected, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: rejected) }
             let path = batchPath(batch.sequence, sending: true)
-            let target = rejected + "/" + String(path.split(separator: "/").last!.dropLast(".sending".count)) + ".spool"
-            guard rename(path, target) == 0 else { throw SpoolError("rename", path: path) }
+            guard rename(path, rejected + "/" + batchFile(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+            // Both directories changed: the batch left one and entered the other.
             try syncDirectory()
+            let fd = open(rejected, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw SpoolError("open", path: rejected) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw SpoolError("fsync", path: rejected) }
         }
     }
 
@@ -297,9 +301,13 @@ public final class Spool: @unchecked Sendable {
     }
 
     private func batchPath(_ sequence: Int, sending: Bool) -> String {
+        directory + "/" + batchFile(sequence, sending: sending)
+    }
+
+    private func batchFile(_ sequence: Int, sending: Bool) -> String {
         // Zero-padded so a directory listing sorts by age too.
         let digits = String(sequence)
-        return directory + "/batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
+        return "batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
     }
 
     private static func sequence(of file: String) -> Int? {

@@ -64,14 +64,16 @@ public enum SubmissionOutcome: Sendable, Equatable {
 /// Posts the spool's batches to DShield's submitapi, oldest first, one batch per POST.
 ///
 /// A batch leaves the spool only after an HTTP 200. An error status, or a connection that could
-/// not be made, puts it back; a status that says the batch itself is refused (a 4xx other than
-/// 401, 403, 408 and 429) moves it aside to the spool's `rejected/` directory, loudly, since
-/// posting it again would be refused again and hold up every batch behind it. Only one batch a
-/// round is moved aside: when the next is refused the same way, the cause is more likely the
-/// configuration or the server than the batches (submitapi's error statuses are undocumented),
-/// so it is put back and the round backs off; a POST that got no answer (a timeout, a connection lost after
+/// not be made, puts it back; a POST that got no answer (a timeout, a connection lost after
 /// sending) leaves it marked in flight, so its resending is counted as possible duplicates
-/// (at most that one batch). Every POST carries a fresh nonce. Scheduling is the caller's: it
+/// (at most that one batch).
+///
+/// A status that says the batch itself is refused (a 4xx other than 401, 403, 408 and 429) moves
+/// it aside to the spool's `rejected/` directory, loudly: posted again it would be refused again
+/// and hold up every batch behind it. Only one batch a round is moved aside; when the next is
+/// refused the same way, the cause is more likely the configuration or the server than the
+/// batches (submitapi's error statuses are undocumented), so it is put back and the round backs
+/// off. Every POST carries a fresh nonce. Scheduling is the caller's: it
 /// calls `submitPending(now:)` on the wall clock (twice an hour, as the official sensor does)
 /// and again after a `.retry` delay.
 public final class Submitter {

@@ -60,7 +60,8 @@ public enum DShieldCommand {
             let submitter = try makeSubmitter(config: config, url: options.dshield.url, spool: spool)
             let result = submitter.submitPendingBlocking()
             let line = statusLine(
-                time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired, spool: spool,
+                time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired,
+                rejected: submitter.recordsRejected, spool: spool,
                 result: result, failure: submitter.lastFailure, next: nil)
             writeStatus(line, result: result, spool: options.dshield.spool)
             output.write(line + "\n")
@@ -106,11 +107,11 @@ public enum DShieldCommand {
     /// The JSON line that `submit` prints and `status` shows as `last_submit`: one attempt's
     /// outcome. `next` (the live sensor's next attempt) is appended when known.
     static func statusLine(
-        time: Date, submitted: Int, expired: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
+        time: Date, submitted: Int, expired: Int, rejected: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
         failure: String?, next: Date?
     ) -> String {
         var line = "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
-            + "\"expired\":\(expired),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
+            + "\"expired\":\(expired),\"rejected\":\(rejected),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
             + "\"possible_duplicates\":\(spool.possibleDuplicates)"
         switch result {
         case .success(.done): line += ",\"outcome\":\"done\""

@@ -47,7 +47,8 @@ final class LiveDShield: Sendable {
     ///
     /// - Parameter isScanner: for the `scans` policy, whether the detector has declared a source.
     /// - Throws: `SensorError.runtime` when the spool cannot be opened (or another process owns
-    ///   it), `.usage` for a bad `--dshield-url`.
+    ///   it) or the dshield.ini lacks `userid` or `apikey`, `.usage` for a bad `--dshield-url`
+    ///   or `submiturl`.
     init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, config: DShieldConfig, isScanner: @escaping @Sendable (IPAddress) -> Bool) throws(SensorError) {
         state = Mutex(State(flows: FlowTable(settings.flows, sourceIsScanner: isScanner)))
         self.settings = settings
@@ -67,7 +68,8 @@ final class LiveDShield: Sendable {
             if case .failure(let error) = attempt.result { DShieldCommand.log("submission stopped by the spool: \(error)") }
             DShieldCommand.writeStatus(
                 DShieldCommand.statusLine(
-                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, spool: spool,
+                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, rejected: attempt.rejected,
+                    spool: spool,
                     result: attempt.result, failure: attempt.failure, next: attempt.next),
                 result: attempt.result, spool: directory)
         }
