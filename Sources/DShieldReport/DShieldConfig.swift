@@ -101,7 +101,12 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
                     throw fail("apikey has characters other than letters, digits, =, + and /")
                 }
                 config.apiKey = value
-            case ("dshield", "email"): config.email = value
+            case ("dshield", "email"):
+                // It goes into the User-Agent comment: printable ASCII without parentheses.
+                guard value.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "(" && $0 != ")" && ($0 == " " || $0.isPunctuation || $0.isSymbol || $0.isLetter || $0.isNumber) }) else {
+                    throw fail("email must be plain ASCII without parentheses (it goes into the User-Agent)")
+                }
+                config.email = value
             case ("dshield", "honeypotip"): config.honeypotAddresses = try prefixes()
             case ("dshield", "nofwlogging"): config.noFirewallLogging = try prefixes()
             case ("dshield", "localips"): config.localAddresses = try prefixes()

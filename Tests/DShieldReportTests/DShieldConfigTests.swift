@@ -45,6 +45,7 @@ private let sample = """
         }
         #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\nnofwlogging=1.2.3.4/33") }
         #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\napikey=has space") }
+        #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\nemail=ops (night)@example.org") }
     }
 
     @Test func aMisspelledKeyInTheScantapSectionIsRefusedWithItsNameAndLine() {

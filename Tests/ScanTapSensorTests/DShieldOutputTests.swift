@@ -36,9 +36,10 @@ import _ScanTapTestSupport
 
     /// A dshield.ini for the test receiver. The sample was captured on 2026-12-04; with the
     /// default 24-hour `maxage` its records would expire at submission from the next day on, so
-    /// the age limit is set to a century here and the tests do not depend on today's date.
+    /// the age limit is set to a century here and the tests do not depend on today's date. The
+    /// e-mail goes into the User-Agent, which the receiver checks.
     static func writeSubmittingConfig(_ path: String) throws {
-        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\n[scantap]\nmaxage=3153600000\n"
+        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\nemail=ops@example.org\n[scantap]\nmaxage=3153600000\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o600)
     }
