@@ -30,24 +30,8 @@ public struct CryptoError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
-/// HMAC, SHA-256, base64 and random bytes from OpenSSL's libcrypto: the one Swift module over it.
+/// HMAC-SHA256, base64 and random bytes from OpenSSL's libcrypto: the one Swift module over it.
 public enum Crypto {
-    /// Length of a SHA-256 digest, in bytes.
-    public static let sha256Length = 32
-
-    /// The SHA-256 digest of `message`.
-    ///
-    /// The corresponding C function is `EVP_Digest` with `EVP_sha256`.
-    public static func sha256(_ message: [UInt8]) throws(CryptoError) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = message.withUnsafeBytes { input in
-            EVP_Digest(input.baseAddress, input.count, &digest, &length, EVP_sha256(), nil)
-        }
-        guard ok == 1 else { throw CryptoError.fromQueue("EVP_Digest") }
-        return Array(digest.prefix(Int(length)))
-    }
-
     /// HMAC-SHA256 of `message` under `key`.
     ///
     /// The corresponding C function is `HMAC` with `EVP_sha256`.

@@ -14,18 +14,21 @@ public struct DShieldConfigError: Error, CustomStringConvertible, Sendable, Equa
 /// The keys of the official sensor's `dshield.ini` that apply to a capture sensor (reference §7),
 /// plus ScanTap's own in a `[scantap]` section.
 ///
-/// `[DShield]`: `userid`, `apikey`, `email`, `piid`, `honeypotip` (the sensor's own addresses:
-/// the home network when no other is given), `nofwlogging` and `localips` (addresses never
-/// reported as sources), `localcopy`. Other keys (installer options, honeypot redirection) are
-/// read past. `[scantap]`: `submiturl` (a test receiver or `devsubmitapi`; the official client
-/// has no such key), `policy` (`all`, `failed`, `scans`), `ipv6` (`yes`/`no`), `maxage` (seconds).
+/// `[DShield]`: `userid`, `apikey`, `email` (the contact put in the User-Agent, as ISC asks of
+/// API clients), `honeypotip` (the sensor's own addresses: the home network when no other is
+/// given), `nofwlogging` and `localips` (addresses never reported as sources), `localcopy`. Other
+/// keys (`piid`, installer options, honeypot redirection) are read past: the official installer
+/// writes them. `[scantap]`: `submiturl` (a test receiver or `devsubmitapi`; the official client
+/// has no such key), `policy` (`all`, `failed`, `scans`), `ipv6` (`yes`/`no`), `maxage` (seconds);
+/// any other key there is an error, since only ScanTap writes that section and a typo
+/// (`polcy=all`) would otherwise be silently ignored.
 /// Lists are separated by spaces or commas, as the installer writes them.
 public struct DShieldConfig: Sendable, CustomStringConvertible {
     public var userID = 0
     /// The secret. Never part of `description`.
     public var apiKey = ""
+    /// The operator's contact address, for the User-Agent.
     public var email = ""
-    public var piid = ""
     public var honeypotAddresses: [IPPrefix] = []
     public var noFirewallLogging: [IPPrefix] = []
     public var localAddresses: [IPPrefix] = []
@@ -98,8 +101,12 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
                     throw fail("apikey has characters other than letters, digits, =, + and /")
                 }
                 config.apiKey = value
-            case ("dshield", "email"): config.email = value
-            case ("dshield", "piid"): config.piid = value
+            case ("dshield", "email"):
+                // It goes into the User-Agent comment: printable ASCII without parentheses.
+                guard value.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "(" && $0 != ")" && ($0 == " " || $0.isPunctuation || $0.isSymbol || $0.isLetter || $0.isNumber) }) else {
+                    throw fail("email must be plain ASCII without parentheses (it goes into the User-Agent)")
+                }
+                config.email = value
             case ("dshield", "honeypotip"): config.honeypotAddresses = try prefixes()
             case ("dshield", "nofwlogging"): config.noFirewallLogging = try prefixes()
             case ("dshield", "localips"): config.localAddresses = try prefixes()
@@ -114,6 +121,8 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
             case ("scantap", "maxage"):
                 guard let seconds = Int64(value), seconds > 0 else { throw fail("maxage must be a positive number of seconds") }
                 config.maximumRecordAgeSeconds = seconds
+            case ("scantap", _):
+                throw fail("unknown key '\(key)' in [scantap] (known: submiturl, policy, ipv6, maxage)")
             default: continue  // the installer's and honeypot's keys
             }
         }

@@ -81,13 +81,17 @@ public enum DShieldJSONFormat {
     /// `{"type": "firewall", "logs": [...]}`: the body before it is signed, as `scantap read
     /// --dshield-json` writes it for inspection.
     public static func unsignedBody(_ records: [DShieldRecord]) -> String {
-        "{\"type\": \"\(logType)\", \"logs\": [" + records.map(record).joined(separator: ", ") + "]}"
+        envelope(records, authheader: nil)
     }
 
     /// `{"type": "firewall", "logs": [...], "authheader": "..."}`; the authheader repeats the
     /// `X-ISC-Authorization` header, as the official sensor adds it.
     public static func body(_ records: [DShieldRecord], authorization: ISCAuthorization) -> String {
-        "{\"type\": \"\(logType)\", \"logs\": [" + records.map(record).joined(separator: ", ")
-            + "], \"authheader\": \"\(authorization.headerValue)\"}"
+        envelope(records, authheader: authorization.headerValue)
+    }
+
+    private static func envelope(_ records: [DShieldRecord], authheader: String?) -> String {
+        "{\"type\": \"\(logType)\", \"logs\": [" + records.map(record).joined(separator: ", ") + "]"
+            + (authheader.map { ", \"authheader\": \"\($0)\"" } ?? "") + "}"
     }
 }

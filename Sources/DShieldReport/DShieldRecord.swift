@@ -63,8 +63,5 @@ public struct DShieldRecord: Hashable, Sendable {
 
 /// The IANA protocol numbers the DShield code paths name.
 public enum IANAProtocol {
-    public static let icmp: UInt8 = 1
     public static let tcp: UInt8 = 6
-    public static let udp: UInt8 = 17
-    public static let icmpv6: UInt8 = 58
 }

@@ -35,7 +35,8 @@ public struct FlowTableConfiguration: Sendable {
     /// Idle time after which an unanswered flow is forgotten (conntrack's TCP SYN_SENT, 120 s):
     /// a scanner's retransmissions inside it stay one record.
     public var unansweredIdleTimeout: Duration
-    /// Idle time after which an answered flow is forgotten. Conntrack keeps established TCP for
+    /// Idle time after which an answered flow is forgotten: an inbound one answered positively,
+    /// or one a home host opened that the outside answered. Conntrack keeps established TCP for
     /// five days; an hour bounds what a connection flood can pin, at the cost of one more record
     /// when a connection idle for longer speaks again.
     public var answeredIdleTimeout: Duration
@@ -89,12 +90,9 @@ public final class FlowTable {
     /// For `scans`: whether the detector has declared a source.
     private let sourceIsScanner: (IPAddress) -> Bool
 
-    /// Inbound flows seen (records emitted or withheld).
-    public private(set) var inboundFlows = 0
-    /// Inbound flows reported without tracking because the table was full.
+    /// Inbound flows reported without tracking because the table was full (their retransmissions
+    /// may have been reported again); `read` and `live` say it at the end of the run.
     public private(set) var untrackedFlows = 0
-    /// Records emitted.
-    public private(set) var recordsEmitted = 0
     /// Flows held now.
     public var count: Int { flows.count }
 
@@ -186,13 +184,18 @@ public final class FlowTable {
         if let existing = flows[key] {
             guard !existing.inbound, let positive = existing.openingAnswer, packet.timestamp < existing.firstSeen else {
                 flows[key]!.lastSeen = packet.timestamp
+                // The outside speaking in a flow a home host opened is a conversation: kept for the
+                // answered idle timeout, so a peer quiet for minutes (a long poll, IMAP IDLE) is
+                // not taken for a new inbound flow when it speaks again. A RST ends it instead.
+                if !existing.inbound && !(packet.transport == .tcp && packet.tcpFlags.contains(.rst)) {
+                    flows[key]!.answered = true
+                }
                 return
             }
             // This packet came first on the wire: the home packet, fed earlier, answered it.
             flows[key] = nil
             earlierAnswer = (positive, existing.lastSeen)
         }
-        inboundFlows += 1
         let record = DShieldRecord(packet: packet)
         let isAttempt = !(packet.transport == .tcp && !packet.tcpFlags.isDisjoint(with: [.ack, .rst]))
         guard flows.count < configuration.maximumFlows else {
@@ -273,7 +276,6 @@ public final class FlowTable {
     }
 
     private func emit(_ decided: [DShieldRecord], into records: inout [DShieldRecord]) {
-        recordsEmitted += decided.count
         records.append(contentsOf: decided)
     }
 

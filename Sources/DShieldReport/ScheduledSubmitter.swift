@@ -1,5 +1,6 @@
 public import Foundation
 internal import Synchronization
+internal import WireFormat
 
 /// When a running sensor submits: on the wall clock, every `interval` at a fixed random offset;
 /// after a failed attempt, when the submitter says.
@@ -32,25 +33,28 @@ public struct SubmissionSchedule: Sendable, Equatable {
     public init(interval: Duration = officialInterval, using generator: inout some RandomNumberGenerator) {
         let unit = interval >= .seconds(60) ? Duration.seconds(60) : .seconds(1)
         // Every whole unit that starts inside the interval (90 s: 0 or 60 s).
-        let units = Int((interval.nanoseconds + unit.nanoseconds - 1) / unit.nanoseconds)
+        let units = Int((interval.nanosecondCount - 1) / unit.nanosecondCount + 1)
         self.init(interval: interval, offset: unit * Int.random(in: 0..<units, using: &generator))
     }
 
     /// The first slot strictly after `now`.
     public func nextSlot(after now: Date) -> Date {
         let t = Int64((now.timeIntervalSince1970 * 1e9).rounded(.down))
-        let step = interval.nanoseconds, start = offset.nanoseconds
+        let step = interval.nanosecondCount, start = offset.nanosecondCount
         // Floor division: the slot at or before `now`, then one more.
         let elapsed = t - start
-        let index = elapsed >= 0 ? elapsed / step : -((-elapsed + step - 1) / step)
-        return Date(timeIntervalSince1970: Double(start + (index + 1) * step) / 1e9)
+        let index = elapsed >= 0 ? elapsed / step : -((-elapsed - 1) / step + 1)
+        // An interval of centuries has its next slot past what nanoseconds can count.
+        let (slot, overflow) = (index + 1).multipliedReportingOverflow(by: step)
+        let (time, overflowAgain) = start.addingReportingOverflow(slot)
+        return overflow || overflowAgain ? .distantFuture : Date(timeIntervalSince1970: Double(time) / 1e9)
     }
 
     /// When to attempt next, after an attempt that ended at `now` with `outcome` (nil: the spool
     /// failed, which the next slot retries).
     public func nextAttempt(after outcome: SubmissionOutcome?, at now: Date) -> Date {
         guard case .retry(let wait)? = outcome else { return nextSlot(after: now) }
-        return now.addingTimeInterval(Double(max(wait, Self.minimumRetryWait).nanoseconds) / 1e9)
+        return now.addingTimeInterval(Double(max(wait, Self.minimumRetryWait).nanosecondCount) / 1e9)
     }
 }
 
@@ -70,6 +74,8 @@ public final class ScheduledSubmitter: @unchecked Sendable {
         public let submitted: Int
         /// Records not sent in this attempt for being older than the age limit.
         public let expired: Int
+        /// Records in batches DShield refused for good in this attempt (moved to `rejected/`).
+        public let rejected: Int
         /// When the next attempt is due.
         public let next: Date
         /// Why a `.retry` outcome failed (`Submitter.lastFailure`).
@@ -103,12 +109,14 @@ public final class ScheduledSubmitter: @unchecked Sendable {
             }
             if stopped.load(ordering: .acquiring) { return }
             let submittedBefore = submitter.recordsSubmitted, expiredBefore = submitter.recordsExpired
+            let rejectedBefore = submitter.recordsRejected
             let result = submitter.submitPendingBlocking(now: Date())
             let now = Date()
             next = schedule.nextAttempt(after: try? result.get(), at: now)
             onAttempt(Attempt(
                 time: now, result: result, submitted: submitter.recordsSubmitted - submittedBefore,
-                expired: submitter.recordsExpired - expiredBefore, next: next, failure: submitter.lastFailure))
+                expired: submitter.recordsExpired - expiredBefore, rejected: submitter.recordsRejected - rejectedBefore,
+                next: next, failure: submitter.lastFailure))
         }
     }
 
@@ -146,10 +154,4 @@ private final class BlockingRound: @unchecked Sendable {
     var result: Result<SubmissionOutcome, SpoolError>?
     let done = DispatchSemaphore(value: 0)
     init(submitter: Submitter) { self.submitter = submitter }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
 }

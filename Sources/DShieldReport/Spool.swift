@@ -9,6 +9,10 @@ public struct SpoolError: Error, CustomStringConvertible, Sendable {
     public let path: String
     /// `strerror` text of the call's errno.
     public let message: String
+    /// For a failed `append`: how many of its records, from the first, were made durable before
+    /// the failure. They are in the spool and must not be appended again (they would be sent
+    /// twice). Zero for every other operation.
+    public internal(set) var recordsStored = 0
 
     init(_ function: String, path: String, errno code: Int32 = errno) {
         self.init(function, path: path, message: String(cString: strerror(code)))
@@ -139,6 +143,11 @@ public final class Spool: @unchecked Sendable {
 
     /// Appends records durably: when this returns they survive a crash. A batch is sealed each
     /// time it reaches `batchRecordLimit`; then the spool is kept within `maximumBytes`.
+    ///
+    /// - Throws: `SpoolError` when a write or sync fails; its `recordsStored` says how many
+    ///   records, from the first, are in the spool all the same. A seal or a drop that fails once
+    ///   the records are durable is logged instead: the records are safe, and the next append or
+    ///   `seal()` tries again.
     public func append(_ records: [DShieldRecord]) throws(SpoolError) {
         try serialised { () throws(SpoolError) in try appendAll(records) }
     }
@@ -175,6 +184,23 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
+    /// Moves a claimed batch DShield refused for good to `rejected/` in the spool directory
+    /// (created mode 0700), where it is kept for the operator to look at and never sent again.
+    public func reject(_ batch: SpoolBatch) throws(SpoolError) {
+        try serialised { () throws(SpoolError) in
+            let rejected = directory + "/rejected"
+            if mkdir(rejected, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: rejected) }
+            let path = batchPath(batch.sequence, sending: true)
+            guard rename(path, rejected + "/" + batchFile(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+            // Both directories changed: the batch left one and entered the other.
+            try syncDirectory()
+            let fd = open(rejected, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw SpoolError("open", path: rejected) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw SpoolError("fsync", path: rejected) }
+        }
+    }
+
     /// Forgets a batch DShield accepted (or that had nothing left worth sending).
     public func complete(_ batch: SpoolBatch) throws(SpoolError) {
         try serialised { () throws(SpoolError) in
@@ -191,29 +217,66 @@ public final class Spool: @unchecked Sendable {
     // MARK: - Operations, called with `serial` held
 
     private func appendAll(_ records: [DShieldRecord]) throws(SpoolError) {
-        var rest = records[...]
-        while !rest.isEmpty {
-            let part = rest.prefix(configuration.batchRecordLimit - openRecords)
-            rest = rest.dropFirst(part.count)
-            var bytes: [UInt8] = []
-            for record in part { Self.encode(record, into: &bytes) }
-            try writeAll(bytes, to: openDescriptor, path: openPath)
-            guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
-            openRecords += part.count
-            if openRecords >= configuration.batchRecordLimit { try sealOpen() }
+        var stored = 0
+        do throws(SpoolError) {
+            var rest = records[...]
+            while !rest.isEmpty {
+                // No open file when reopening it failed after a seal; full already when an
+                // earlier seal failed, or when the spool was reopened with a smaller
+                // `batchRecordLimit`: seal before adding to it.
+                if openDescriptor < 0 { try reopenCollecting() }
+                if openRecords >= configuration.batchRecordLimit { try sealOpen() }
+                let part = rest.prefix(configuration.batchRecordLimit - openRecords)
+                try appendDurably(part)
+                rest = rest.dropFirst(part.count)
+                stored += part.count
+            }
+        } catch {
+            var error = error
+            error.recordsStored = stored
+            throw error
         }
-        try enforceBound()
+        if openRecords >= configuration.batchRecordLimit {
+            do throws(SpoolError) { try sealOpen() } catch { log("DShield spool: cannot seal a full batch (\(error)); its records are kept and sealing is tried again") }
+        }
+        enforceBound()
     }
 
+    /// Writes and syncs `part` to the open file. On failure the file is cut back to where it
+    /// ended, so a partial write (a full disk) leaves no torn bytes for the next record to be
+    /// glued to.
+    private func appendDurably(_ part: ArraySlice<DShieldRecord>) throws(SpoolError) {
+        var bytes: [UInt8] = []
+        for record in part { Self.encode(record, into: &bytes) }
+        var info = stat()
+        guard fstat(openDescriptor, &info) == 0 else { throw SpoolError("fstat", path: openPath) }
+        do throws(SpoolError) {
+            try Self.writeAll(bytes, to: openDescriptor, path: openPath)
+            guard fsync(openDescriptor) == 0 else { throw SpoolError("fsync", path: openPath) }
+        } catch {
+            // Best effort: if this fails too, reopening cuts the torn line.
+            _ = ftruncate(openDescriptor, info.st_size)
+            throw error
+        }
+        openRecords += part.count
+    }
+
+    /// Renames the open file to the next batch and opens a new one. Whatever fails, an open
+    /// file is left for the next append (or the failure is thrown again by that append).
     private func sealOpen() throws(SpoolError) {
+        if openDescriptor < 0 { try reopenCollecting() }
         guard openRecords > 0 else { return }
-        let sealed = batchPath(nextSequence, sending: false)
+        // The descriptor stays valid across the rename, so a failed rename leaves appends
+        // going to `open.spool` as before.
+        guard rename(openPath, batchPath(nextSequence, sending: false)) == 0 else { throw SpoolError("rename", path: openPath) }
+        nextSequence += 1
         close(openDescriptor)
         openDescriptor = -1
-        guard rename(openPath, sealed) == 0 else { throw SpoolError("rename", path: openPath) }
-        nextSequence += 1
-        try syncDirectory()
+        openRecords = 0
+        var failure: SpoolError? = nil
+        do throws(SpoolError) { try syncDirectory() } catch { failure = error }
         try reopenCollecting()
+        if let failure { throw failure }
     }
 
     private func claimOldest() throws(SpoolError) -> SpoolBatch? {
@@ -238,9 +301,13 @@ public final class Spool: @unchecked Sendable {
     }
 
     private func batchPath(_ sequence: Int, sending: Bool) -> String {
+        directory + "/" + batchFile(sequence, sending: sending)
+    }
+
+    private func batchFile(_ sequence: Int, sending: Bool) -> String {
         // Zero-padded so a directory listing sorts by age too.
         let digits = String(sequence)
-        return directory + "/batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
+        return "batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
     }
 
     private static func sequence(of file: String) -> Int? {
@@ -267,6 +334,10 @@ public final class Spool: @unchecked Sendable {
 
     /// Opens `open.spool` for appending, cutting a torn last line a crash left.
     private func reopenCollecting() throws(SpoolError) {
+        if openDescriptor >= 0 {
+            close(openDescriptor)
+            openDescriptor = -1
+        }
         let fd = open(openPath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpoolError("open", path: openPath) }
         openDescriptor = fd
@@ -280,20 +351,29 @@ public final class Spool: @unchecked Sendable {
         try syncDirectory()
     }
 
-    /// Drops the oldest batches while the spool is over `maximumBytes`, loudly.
-    private func enforceBound() throws(SpoolError) {
-        var total = try listing().reduce(0) { sum, file in sum + fileSize(directory + "/" + file) }
-        guard total > configuration.maximumBytes else { return }
-        if try batches().isEmpty { try sealOpen() }
-        for (sequence, file) in try batches() where total > configuration.maximumBytes {
-            let path = directory + "/" + file
-            let size = fileSize(path), count = try read(path).count
-            guard unlink(path) == 0 else { throw SpoolError("unlink", path: path) }
-            total -= size
-            dropped += count
-            log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(dropped) records dropped so far")
+    /// Drops the oldest sealed batches while the spool is over `maximumBytes`, loudly. A batch
+    /// being sent (`.sending`) is never dropped: its POST is in progress, and a 200 for it would
+    /// then complete nothing while an error would have nothing to release. Failures are logged,
+    /// not thrown: the append that called this has stored its records, and the next one tries
+    /// again.
+    private func enforceBound() {
+        do throws(SpoolError) {
+            var total = try listing().reduce(0) { sum, file in sum + fileSize(directory + "/" + file) }
+            guard total > configuration.maximumBytes else { return }
+            func waiting() throws(SpoolError) -> [(Int, String)] { try batches().filter { $0.1.hasSuffix(".spool") } }
+            if try waiting().isEmpty { try sealOpen() }
+            for (sequence, file) in try waiting() where total > configuration.maximumBytes {
+                let path = directory + "/" + file
+                let size = fileSize(path), count = try read(path).count
+                guard unlink(path) == 0 else { throw SpoolError("unlink", path: path) }
+                total -= size
+                dropped += count
+                log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(dropped) records dropped so far")
+            }
+            try syncDirectory()
+        } catch {
+            log("DShield spool FULL (over \(configuration.maximumBytes) bytes) and cannot drop batches: \(error)")
         }
-        try syncDirectory()
     }
 
     private func fileSize(_ path: String) -> Int {
@@ -322,7 +402,8 @@ public final class Spool: @unchecked Sendable {
         }
     }
 
-    private func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(SpoolError) {
+    /// Writes every byte, going on after a short write or an interrupted call.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(SpoolError) {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }

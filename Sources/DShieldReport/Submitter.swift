@@ -24,12 +24,14 @@ public struct SubmitterConfiguration: Sendable {
     /// The longest wait between attempts: an hour, twice the official sensor's schedule.
     public var maximumBackoff: Duration
     /// Wait after a 429 without a usable `Retry-After`: ISC's API documentation asks for five
-    /// minutes.
+    /// minutes. A `Retry-After` longer than `maximumBackoff` is cut to it, so a wrong header
+    /// cannot park the records past their 24-hour age limit.
     public var defaultRetryAfter: Duration
     /// How long one POST may take before it counts as failed.
     public var requestTimeout: Duration
-    /// dshield.ini's `localcopy`: a file each accepted JSON body is appended to, one per line,
-    /// as the official client keeps its own record of what it posted.
+    /// dshield.ini's `localcopy`: a file each JSON body DShield accepted (HTTP 200) is appended
+    /// to, one per line. The official client appends every body it posts, accepted or not; here
+    /// a refused batch is posted again later, so copying every attempt would repeat records.
     public var localCopy: String?
 
     public init(
@@ -64,7 +66,14 @@ public enum SubmissionOutcome: Sendable, Equatable {
 /// A batch leaves the spool only after an HTTP 200. An error status, or a connection that could
 /// not be made, puts it back; a POST that got no answer (a timeout, a connection lost after
 /// sending) leaves it marked in flight, so its resending is counted as possible duplicates
-/// (at most that one batch). Every POST carries a fresh nonce. Scheduling is the caller's: it
+/// (at most that one batch).
+///
+/// A status that says the batch itself is refused (a 4xx other than 401, 403, 408 and 429) moves
+/// it aside to the spool's `rejected/` directory, loudly: posted again it would be refused again
+/// and hold up every batch behind it. Only one batch a round is moved aside; when the next is
+/// refused the same way, the cause is more likely the configuration or the server than the
+/// batches (submitapi's error statuses are undocumented), so it is put back and the round backs
+/// off. Every POST carries a fresh nonce. Scheduling is the caller's: it
 /// calls `submitPending(now:)` on the wall clock (twice an hour, as the official sensor does)
 /// and again after a `.retry` delay.
 public final class Submitter {
@@ -78,6 +87,8 @@ public final class Submitter {
     public private(set) var recordsSubmitted = 0
     /// Records dropped at submission for being older than `maximumRecordAge`.
     public private(set) var recordsExpired = 0
+    /// Records in batches DShield refused for good, moved to the spool's `rejected/` directory.
+    public private(set) var recordsRejected = 0
     /// Why the latest round ended in `.retry` (an HTTP status, a connection error); nil after
     /// a round that delivered everything.
     public private(set) var lastFailure: String?
@@ -98,6 +109,7 @@ public final class Submitter {
     public func submitPending(now: Date = Date()) async throws(SpoolError) -> SubmissionOutcome {
         try spool.seal()
         let oldestAllowed = Int64(now.timeIntervalSince1970) - configuration.maximumRecordAge.components.seconds
+        var rejectedThisRound = false
         while let batch = try spool.claimOldestBatch() {
             let fresh = batch.records.filter { $0.time >= oldestAllowed }
             if fresh.count < batch.records.count {
@@ -115,9 +127,14 @@ public final class Submitter {
                 lastFailure = nil
                 recordsSubmitted += fresh.count
                 try spool.complete(batch)
+            case .refused(let status, _) where Self.refusesForGood(status) && !rejectedThisRound:
+                try spool.reject(batch)
+                rejectedThisRound = true
+                recordsRejected += fresh.count
+                log("DShield REFUSED batch \(batch.sequence) with HTTP \(status): \(fresh.count) records moved to \(spool.directory)/rejected/ and not sent again (move the file back into the spool to retry it); \(recordsRejected) records rejected so far")
             case .refused(let status, let retryAfter):
                 try spool.release(batch)
-                let wait = status == 429 ? (retryAfter ?? configuration.defaultRetryAfter) : backoff()
+                let wait = status == 429 ? min(retryAfter ?? configuration.defaultRetryAfter, configuration.maximumBackoff) : backoff()
                 lastFailure = "HTTP \(status)"
                 log("DShield: submission refused with HTTP \(status); \(fresh.count) records kept, retrying in \(wait)")
                 return .retry(after: wait)
@@ -137,6 +154,22 @@ public final class Submitter {
         lastFailure = nil
         return .done
     }
+
+    /// Whether an HTTP status refuses the batch itself, so that sending it again cannot help:
+    /// a 4xx, except an authentication problem the operator can fix (401, 403), a timeout (408)
+    /// and a rate limit (429).
+    static func refusesForGood(_ status: Int) -> Bool {
+        (400..<500).contains(status) && ![401, 403, 408, 429].contains(status)
+    }
+
+    /// URL errors that happen before any byte of the request is sent: the address is unusable,
+    /// the name does not resolve, no connection or no TLS session could be made. Everything else
+    /// (a timeout, a connection lost) may have delivered the request.
+    private static let notSentErrors: Set<URLError.Code> = [
+        .badURL, .unsupportedURL, .cannotFindHost, .dnsLookupFailed, .cannotConnectToHost, .notConnectedToInternet,
+        .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted, .serverCertificateHasUnknownRoot,
+        .serverCertificateNotYetValid, .clientCertificateRejected, .clientCertificateRequired,
+    ]
 
     private enum PostResult {
         /// DShield took the batch; the body it took.
@@ -170,7 +203,7 @@ public final class Submitter {
             // Retry-After in seconds; the HTTP-date form falls back to the default wait.
             let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }.map { Duration.seconds(max(0, $0)) }
             return .refused(status: http.statusCode, retryAfter: retryAfter)
-        } catch let error as URLError where [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet].contains(error.code) {
+        } catch let error as URLError where Self.notSentErrors.contains(error.code) {
             return .notDelivered(error.localizedDescription)
         } catch {
             return .noAnswer(error.localizedDescription)
@@ -187,9 +220,11 @@ public final class Submitter {
             return
         }
         defer { close(fd) }
-        let line = Array((body + "\n").utf8)
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if written != line.count { log("DShield: localcopy \(path): short write") }
+        do throws(SpoolError) {
+            try Spool.writeAll(Array((body + "\n").utf8), to: fd, path: path)
+        } catch {
+            log("DShield: localcopy \(error)")
+        }
     }
 
     /// `initialBackoff` doubled per consecutive failure, at most `maximumBackoff`.

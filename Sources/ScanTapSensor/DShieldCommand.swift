@@ -60,7 +60,8 @@ public enum DShieldCommand {
             let submitter = try makeSubmitter(config: config, url: options.dshield.url, spool: spool)
             let result = submitter.submitPendingBlocking()
             let line = statusLine(
-                time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired, spool: spool,
+                time: Date(), submitted: submitter.recordsSubmitted, expired: submitter.recordsExpired,
+                rejected: submitter.recordsRejected, spool: spool,
                 result: result, failure: submitter.lastFailure, next: nil)
             writeStatus(line, result: result, spool: options.dshield.spool)
             output.write(line + "\n")
@@ -76,15 +77,29 @@ public enum DShieldCommand {
 
     /// The submitter for a `dshield.ini`, posting to `url` when given (else the file's
     /// `submiturl`, else DShield's).
+    ///
+    /// - Throws: `SensorError.usage` for a URL that is not http or https with a host;
+    ///   `.runtime` for a dshield.ini without `userid` or `apikey`, which every POST needs (a
+    ///   clear message now rather than a refusal from DShield at the first submission).
     static func makeSubmitter(config: DShieldConfig, url option: String?, spool: Spool) throws(SensorError) -> Submitter {
-        let urlText = option ?? config.submitURL
-        guard let url = urlText.map({ URL(string: $0) }) ?? SubmitterConfiguration.officialURL else {
-            throw SensorError.usage("--dshield-url: '\(urlText ?? "")' is not a URL")
+        let url: URL
+        if let text = option ?? config.submitURL {
+            let name = option == nil ? "submiturl in the dshield.ini" : "--dshield-url"
+            guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+                  !(parsed.host ?? "").isEmpty
+            else { throw SensorError.usage("\(name): '\(text)' is not an http or https URL with a host") }
+            url = parsed
+        } else {
+            url = SubmitterConfiguration.officialURL
         }
+        guard config.userID > 0 else { throw SensorError.runtime("dshield.ini: no userid (the number of your DShield account) in [DShield]") }
+        guard !config.apiKey.isEmpty else { throw SensorError.runtime("dshield.ini: no apikey (from your DShield account page) in [DShield]") }
+        // ISC asks API clients for contact information in the User-Agent.
+        let contact = config.email.isEmpty ? "" : "; " + config.email
         return Submitter(
             configuration: SubmitterConfiguration(
                 url: url, userID: config.userID, apiKey: config.apiKey,
-                userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor; https://isc.sans.edu/)",
+                userAgent: "ScanTap/\(Sensor.version) (libpcap scan sensor\(contact))",
                 maximumRecordAge: .seconds(config.maximumRecordAgeSeconds ?? 86_400), localCopy: config.localCopy),
             spool: spool, log: log)
     }
@@ -92,11 +107,11 @@ public enum DShieldCommand {
     /// The JSON line that `submit` prints and `status` shows as `last_submit`: one attempt's
     /// outcome. `next` (the live sensor's next attempt) is appended when known.
     static func statusLine(
-        time: Date, submitted: Int, expired: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
+        time: Date, submitted: Int, expired: Int, rejected: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
         failure: String?, next: Date?
     ) -> String {
         var line = "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
-            + "\"expired\":\(expired),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
+            + "\"expired\":\(expired),\"rejected\":\(rejected),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
             + "\"possible_duplicates\":\(spool.possibleDuplicates)"
         switch result {
         case .success(.done): line += ",\"outcome\":\"done\""

@@ -23,6 +23,14 @@ struct DShieldSettings: Sendable {
         }
     }
 
+    /// Says how many inbound flows a full flow table reported without tracking, if any.
+    func sayUntracked(_ flows: FlowTable) {
+        guard flows.untrackedFlows > 0 else { return }
+        DShieldCommand.log(
+            "the flow table was full (\(flows.configuration.maximumFlows) flows): \(flows.untrackedFlows) inbound flows "
+                + "reported without tracking; their retransmissions may have been reported again")
+    }
+
     /// - Parameter interfaces: live's capture interfaces. Their own addresses are the home
     ///   network when neither `--home-net` nor the dshield.ini's `honeypotip` names one.
     /// - Throws: `SensorError` for a `dshield.ini` that cannot be used, or no home network.
@@ -89,6 +97,7 @@ final class DShieldOutput {
     /// half a file) and appends to the spool (durably, before anything is sent).
     func finish() throws(SensorError) {
         flows.finish(into: &records)
+        settings.sayUntracked(flows)
         settings.keepReportable(&records)
         records.sort { $0.time < $1.time }
         let userID = settings.config?.userID ?? options.userID

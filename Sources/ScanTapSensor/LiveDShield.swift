@@ -47,7 +47,8 @@ final class LiveDShield: Sendable {
     ///
     /// - Parameter isScanner: for the `scans` policy, whether the detector has declared a source.
     /// - Throws: `SensorError.runtime` when the spool cannot be opened (or another process owns
-    ///   it), `.usage` for a bad `--dshield-url`.
+    ///   it) or the dshield.ini lacks `userid` or `apikey`, `.usage` for a bad `--dshield-url`
+    ///   or `submiturl`.
     init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, config: DShieldConfig, isScanner: @escaping @Sendable (IPAddress) -> Bool) throws(SensorError) {
         state = Mutex(State(flows: FlowTable(settings.flows, sourceIsScanner: isScanner)))
         self.settings = settings
@@ -67,7 +68,8 @@ final class LiveDShield: Sendable {
             if case .failure(let error) = attempt.result { DShieldCommand.log("submission stopped by the spool: \(error)") }
             DShieldCommand.writeStatus(
                 DShieldCommand.statusLine(
-                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, spool: spool,
+                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, rejected: attempt.rejected,
+                    spool: spool,
                     result: attempt.result, failure: attempt.failure, next: attempt.next),
                 result: attempt.result, spool: directory)
         }
@@ -101,8 +103,10 @@ final class LiveDShield: Sendable {
             if !spoolFailing.exchange(true, ordering: .relaxed) {
                 DShieldCommand.log("cannot spool records (\(error)); holding up to \(Self.maximumUnspooled) in memory")
             }
+            // Those the spool stored before failing are not held again: they would be sent twice.
+            let unstored = records.dropFirst(error.recordsStored)
             state.withLock { state in
-                state.decided.insert(contentsOf: records, at: 0)
+                state.decided.insert(contentsOf: unstored, at: 0)
                 let excess = state.decided.count - Self.maximumUnspooled
                 if excess > 0 {
                     state.decided.removeFirst(excess)
@@ -137,13 +141,14 @@ final class LiveDShield: Sendable {
     func finish() throws(SensorError) {
         var records = state.withLock { state in
             state.flows.finish(into: &state.decided)
+            settings.sayUntracked(state.flows)
             return state.take()
         }
         settings.keepReportable(&records)
         do throws(SpoolError) {
             try spool.append(records)
         } catch {
-            throw SensorError.runtime("\(error): \(records.count) DShield records not spooled")
+            throw SensorError.runtime("\(error): \(records.count - error.recordsStored) DShield records not spooled")
         }
     }
 }

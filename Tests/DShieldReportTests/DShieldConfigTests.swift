@@ -45,6 +45,13 @@ private let sample = """
         }
         #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\nnofwlogging=1.2.3.4/33") }
         #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\napikey=has space") }
+        #expect(throws: DShieldConfigError.self) { try DShieldConfig.parse("[DShield]\nemail=ops (night)@example.org") }
+    }
+
+    @Test func aMisspelledKeyInTheScantapSectionIsRefusedWithItsNameAndLine() {
+        #expect(throws: DShieldConfigError(path: "dshield.ini", line: 4, message: "unknown key 'polcy' in [scantap] (known: submiturl, policy, ipv6, maxage)")) {
+            try DShieldConfig.parse("[DShield]\nuserid=1\n[scantap]\npolcy=all")
+        }
     }
 
     @Test func aKeyFileReadableByOthersIsRefusedAndAPrivateOneLoads() throws {

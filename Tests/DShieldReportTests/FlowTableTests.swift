@@ -110,6 +110,18 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
         #expect(run(outgoing, policy: .all).isEmpty)
     }
 
+    @Test func aQuietPeerOfAFlowAHomeHostOpenedIsNotANewInboundFlowWhenItSpeaksAgain() {
+        // A long poll: the server answers, then says nothing for three minutes (past the
+        // unanswered idle timeout, well inside the answered one).
+        let packets = [
+            packet(server, 40000, "198.51.100.7", 443, flags: .syn, at: 0),
+            packet("198.51.100.7", 443, server, 40000, flags: [.syn, .ack], at: 0),
+            packet(server, 40000, "198.51.100.7", 443, flags: .ack, at: 0),
+            packet("198.51.100.7", 443, server, 40000, flags: [.ack, .psh], at: 180),
+        ]
+        #expect(run(packets, policy: .all).isEmpty)
+    }
+
     @Test func failedWithholdsARecordUntilTheAnswerDeadlineInPacketTime() {
         var configuration = FlowTableConfiguration(homeNetwork: home, policy: .failed)
         configuration.answerDeadline = .seconds(30)
@@ -131,9 +143,14 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
             packet("255.255.255.255", 1, server, 22, flags: .syn),
             packet("198.51.100.77", 1, server, 22, flags: .syn),                  // the admin's address
             packet("198.51.100.7", 68, "203.0.113.255", 67, .udp),                 // directed broadcast
-            packet("198.51.100.7", 5353, "224.0.0.251", 5353, .udp),               // multicast, not home anyway
+            packet("198.51.100.7", 5353, "224.0.0.251", 5353, .udp),               // multicast
         ]
-        #expect(run(packets, policy: .all) { $0.exclusions = AddressExclusions(extra: [IPPrefix("198.51.100.77")!]) }.isEmpty)
+        // The home network written too wide (the multicast block included) still reports no
+        // group destination.
+        #expect(run(packets, policy: .all) {
+            $0.exclusions = AddressExclusions(extra: [IPPrefix("198.51.100.77")!])
+            $0.homeNetwork.append(IPPrefix("224.0.0.0/4")!)
+        }.isEmpty)
         let exclusions = AddressExclusions()
         for kept in ["198.51.100.1", "203.0.113.1", "198.18.0.1", "0.0.0.1"] { #expect(!exclusions.excludesSource(IPAddress(kept)!)) }
         for dropped in ["10.0.0.0", "172.31.255.255", "169.254.1.1", "192.0.0.8", "192.0.2.1", "127.0.0.1", "239.1.1.1", "240.0.0.1", "fe80::1", "fd00::1"] {

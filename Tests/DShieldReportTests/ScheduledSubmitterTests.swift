@@ -38,6 +38,13 @@ private final class Attempts: @unchecked Sendable {
         #expect(schedule.nextSlot(after: at(40)) == at(67))
     }
 
+    @Test func anIntervalTooLongForNanosecondsPutsTheNextSlotInTheFarFutureInsteadOfTrapping() {
+        var random = SystemRandomNumberGenerator()
+        #expect(SubmissionSchedule(interval: .seconds(Int64.max / 2), using: &random).nextSlot(after: hour) > hour)
+        // The slot after one at the offset (a minute past the epoch) is past what nanoseconds count.
+        #expect(SubmissionSchedule(interval: .seconds(Int64.max / 2), offset: .seconds(60)).nextSlot(after: hour) == .distantFuture)
+    }
+
     @Test func aFailedAttemptIsRetriedAfterTheSubmittersDelayNotAtTheNextSlot() {
         let schedule = SubmissionSchedule(interval: .seconds(1800), offset: .seconds(7 * 60))
         #expect(schedule.nextAttempt(after: .retry(after: .seconds(300)), at: at(10)) == at(15))

@@ -98,6 +98,55 @@ final class LogLines: @unchecked Sendable {
         #expect(log.all.allSatisfy { $0.contains("FULL") && $0.contains("oldest first") })
     }
 
+    @Test func aBatchBeingSentIsNeverDroppedToKeepTheBound() throws {
+        let dir = temporaryDirectory("bound-sending")
+        let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10, maximumBytes: 2000), log: { _ in })
+        try spool.append(sampleRecords(10))
+        let sending = try #require(try spool.claimOldestBatch())
+        for i in 1..<10 { try spool.append(sampleRecords(10, from: i * 10)) }
+        #expect(spool.droppedRecords > 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/batch-000000000001.sending"))
+        try spool.complete(sending)
+    }
+
+    @Test func aFailedSealLosesNothingAndLaterAppendsStillWork() throws {
+        let dir = temporaryDirectory("seal")
+        let log = LogLines()
+        let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 5), log: log.append)
+        // A non-empty directory where the first batch goes makes its rename fail.
+        let blocker = dir + "/batch-000000000001.spool"
+        try FileManager.default.createDirectory(atPath: blocker + "/x", withIntermediateDirectories: true)
+        // The records are durable before the seal fails: the append succeeds, and the failure is
+        // logged, so its caller does not append them again.
+        try spool.append(sampleRecords(5))
+        #expect(log.all.contains { $0.contains("cannot seal") })
+        #expect(throws: SpoolError.self) { try spool.seal() }
+        try FileManager.default.removeItem(atPath: blocker)
+        try spool.append(sampleRecords(2, from: 5))
+        try spool.seal()
+        var back: [DShieldRecord] = []
+        while let batch = try spool.claimOldestBatch() {
+            back += batch.records
+            try spool.complete(batch)
+        }
+        #expect(back == sampleRecords(7))
+    }
+
+    @Test func aSpoolReopenedWithASmallerBatchLimitSealsTheFullFileFirst() throws {
+        let dir = temporaryDirectory("limit")
+        do { try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in }).append(sampleRecords(6)) }
+        let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 3), log: { _ in })
+        try spool.append(sampleRecords(4, from: 6))
+        try spool.seal()
+        var sizes: [Int] = [], back: [DShieldRecord] = []
+        while let batch = try spool.claimOldestBatch() {
+            sizes.append(batch.records.count)
+            back += batch.records
+            try spool.complete(batch)
+        }
+        #expect(sizes == [6, 3, 1] && back == sampleRecords(10))
+    }
+
     @Test func aSecondOwnerOfTheDirectoryIsRefusedUntilTheFirstIsGone() throws {
         let dir = temporaryDirectory("owner")
         var first: Spool? = try Spool(directory: dir, log: { _ in })

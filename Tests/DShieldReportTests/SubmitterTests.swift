@@ -44,6 +44,41 @@ import WireFormat
         #expect(!bodies.joined().contains("VGVzdEtleQ=="))
     }
 
+    @Test func aBatchRefusedForGoodIsMovedAsideAndTheQueueGoesOn() async throws {
+        let dir = temporaryDirectory("rejected")
+        let received = dir + "/received.jsonl"
+        // The first batch is refused with a 400; the second and third are refused the same way
+        // in a row, which looks like a configuration problem: put back, backed off, retried.
+        let receiver = try DShieldReceiver(statuses: "400,200,400,400", received: received)
+        let log = LogLines()
+        let spool = try Spool(directory: dir + "/spool", configuration: SpoolConfiguration(batchRecordLimit: 2), log: log.append)
+        try spool.append(sampleRecords(6))
+        let submitter = Submitter(
+            configuration: SubmitterConfiguration(url: receiver.url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey, userAgent: "ScanTap/0.1 (test)", initialBackoff: .milliseconds(50)),
+            spool: spool, log: log.append)
+        let now = Date(timeIntervalSince1970: Double(exampleTime + 60))
+        #expect(try await submitter.submitPending(now: now) == .retry(after: .milliseconds(50)))
+        #expect(try await submitter.submitPending(now: now) == .done)
+        let lines = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && submitter.recordsSubmitted == 2 && submitter.recordsRejected == 4)
+        let rejected = try FileManager.default.contentsOfDirectory(atPath: dir + "/spool/rejected").sorted()
+        #expect(rejected == ["batch-000000000001.spool", "batch-000000000003.spool"])
+        #expect(try spool.pendingRecords == 0)
+        #expect(log.all.filter { $0.contains("REFUSED") }.count == 2)
+    }
+
+    @Test func aRetryAfterLongerThanTheLongestBackoffIsCutToIt() async throws {
+        let dir = temporaryDirectory("retry-after")
+        // The receiver says Retry-After: 1 with its 429; a longest backoff of 100 ms cuts it.
+        let receiver = try DShieldReceiver(statuses: "429", received: dir + "/received.jsonl")
+        let spool = try Spool(directory: dir + "/spool", log: { _ in })
+        try spool.append(sampleRecords(1))
+        let submitter = Submitter(
+            configuration: SubmitterConfiguration(url: receiver.url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey, userAgent: "ScanTap/0.1 (test)", maximumBackoff: .milliseconds(100)),
+            spool: spool, log: { _ in })
+        #expect(try await submitter.submitPending(now: Date(timeIntervalSince1970: Double(exampleTime))) == .retry(after: .milliseconds(100)))
+    }
+
     @Test func anUnreachableReceiverKeepsTheBatchAndDuplicatesAtMostThatBatch() async throws {
         let dir = temporaryDirectory("unreachable")
         let spool = try Spool(directory: dir + "/spool", configuration: SpoolConfiguration(batchRecordLimit: 3), log: { _ in })

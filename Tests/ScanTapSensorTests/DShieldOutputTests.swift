@@ -34,6 +34,16 @@ import _ScanTapTestSupport
         return (String(endpoint[..<dot]), String(endpoint[endpoint.index(after: dot)...]))
     }
 
+    /// A dshield.ini for the test receiver. The sample was captured on 2026-12-04; with the
+    /// default 24-hour `maxage` its records would expire at submission from the next day on, so
+    /// the age limit is set to a century here and the tests do not depend on today's date. The
+    /// e-mail goes into the User-Agent, which the receiver checks.
+    static func writeSubmittingConfig(_ path: String) throws {
+        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\nemail=ops@example.org\n[scantap]\nmaxage=3153600000\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
         || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"), "tcpdump is not installed"))
     func theFailedPolicyReportsExactlyTheUnansweredInboundAttempts() throws {
@@ -109,8 +119,7 @@ import _ScanTapTestSupport
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl"
-        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\n".write(toFile: config, atomically: true, encoding: .utf8)
-        chmod(config, 0o600)
+        try Self.writeSubmittingConfig(config)
         let receiver = try DShieldReceiver(statuses: "500", received: received)
         let url = receiver.url.absoluteString
 
@@ -146,9 +155,7 @@ import _ScanTapTestSupport
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl", spool = "\(dir)/spool"
-        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\n"
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        chmod(config, 0o600)
+        try Self.writeSubmittingConfig(config)
         // The receiver stores the first batch, then keeps the client waiting for its answer.
         let receiver = try DShieldReceiver(statuses: "slow", received: received)
         let url = receiver.url.absoluteString
@@ -177,10 +184,27 @@ import _ScanTapTestSupport
         #expect(again.status == 0, "\(again.stderr)")
         // The resent batch is counted and said aloud.
         #expect(again.events.first?["possible_duplicates"] as? Int == spooled)
-        #expect(again.stderr.contains("dshield"))
+        #expect(again.stderr.contains("may have reached DShield"), "\(again.stderr)")
         let arrived = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
         #expect(Set(arrived).count == spooled)  // every record arrived
         #expect(arrived.count == 2 * spooled)  // the one batch in flight, twice; nothing else
+    }
+
+    @Test func aSubmissionURLThatIsNotHTTPAndAConfigWithoutAKeyAreOneLineErrors() throws {
+        let dir = NSTemporaryDirectory() + "scantap-url-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = "\(dir)/dshield.ini", spool = "\(dir)/spool"
+        try Self.writeSubmittingConfig(config)
+        for url in ["ftp://www.dshield.org/submitapi/", "localhost:8080/submitapi/", "http:///submitapi/"] {
+            let result = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url])
+            #expect(result.status == 2 && result.stderr.contains("--dshield-url") && result.stderr.contains("http or https"), "\(url): \(result.stderr)")
+        }
+        try "[DShield]\nuserid=5\n".write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
+        let keyless = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool])
+        #expect(keyless.status == 1 && keyless.stderr.contains("no apikey"), "\(keyless.stderr)")
+        #expect(keyless.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func aConfigReadableByOthersIsRefused() throws {
