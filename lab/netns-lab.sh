@@ -24,8 +24,8 @@
 # lab_assert_lab_addr guards every scan target on top of that.
 #
 # Functions: lab_deps, lab_can_netns, lab_up, lab_down, lab_exec, lab_bg,
-# lab_assert_lab_addr, lab_wait_listen, lab_wait_capture, lab_benign_traffic,
-# lab_log, lab_die, and the two starts: lab_test_start (the live tests, which
+# lab_assert_lab_addr, lab_wait_listen, lab_wait_capture, lab_capture_start,
+# lab_capture_stop, lab_benign_traffic, lab_log, lab_die, and the two starts: lab_test_start (the live tests, which
 # take the scantap binary) and lab_recording_start (make-sample.sh,
 # make-fixtures.sh), which set the traps (lab_down on exit; INT/TERM exit).
 # The library does not change shell options; callers use `set -euo pipefail`.
@@ -52,6 +52,7 @@ LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_TMP=""      # per-run scratch dir (logs, web root), made by lab_up
 LAB_PIDS=()     # background processes we started, killed by lab_down
 LAB_UP=0        # lab_down only deletes namespaces when we created them
+LAB_CAPTURE_PID=""; LAB_CAPTURE_LOG=""; LAB_CAPTURE_MAX=0   # lab_capture_start's tcpdump
 
 lab_log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -230,6 +231,55 @@ lab_benign_traffic() {
   printf 'SSH-2.0-OpenSSH_9.2p1\r\n' |
     ip netns exec "$LAB_NS_CLI" timeout 5 nc -N -w 2 "$LAB_VIC4" 22 >/dev/null ||
     lab_log "nc to :22 failed"
+}
+
+# lab_capture_start FILE MAXPACKETS: tcpdump on the span bridge into FILE, in
+# the background (log: FILE.log, PID: LAB_CAPTURE_PID); returns once tcpdump
+# says it is listening, so no early packet is missed.  For make-sample.sh and
+# make-fixtures.sh, whose captures must be lossless:
+# -s 0: full frames (replay tools need full lengths); -w writes classic pcap
+# (tcpdump never writes pcapng); -U flushes the file per packet; -Z root:
+# Debian's tcpdump otherwise drops to user "tcpdump", which may not write into
+# our scratch dir; -c: hard bound on the file size.
+# --immediate-mode: without it libpcap (TPACKET_V3) holds packets in a ring
+#   block for up to 1 s, and whatever is in that block at SIGINT is silently
+#   lost ("received by filter" > "captured", 0 "dropped").
+# -B 32768: with immediate mode and full snaplen each ring slot is ~256 KB, so
+#   the default 2 MB buffer holds ~8 frames and an nmap burst overflows it
+#   (measured: ~15% kernel drops).  32 MB holds the bursts.
+lab_capture_start() {
+  local file="$1" max="$2" i
+  LAB_CAPTURE_LOG="$file.log"; LAB_CAPTURE_MAX="$max"
+  lab_bg "$LAB_NS_TAP" "$LAB_CAPTURE_LOG" \
+    tcpdump -i "$LAB_BRIDGE" -n -s 0 --immediate-mode -B 32768 -U -Z root -c "$max" -w "$file"
+  LAB_CAPTURE_PID=$LAB_LAST_PID
+  for ((i = 0; i < 50; i++)); do grep -qs 'listening on' "$LAB_CAPTURE_LOG" && break; sleep 0.1; done
+  grep -q 'listening on' "$LAB_CAPTURE_LOG" ||
+    { lab_log "tcpdump did not start: $(cat "$LAB_CAPTURE_LOG")"; return 1; }
+  sleep 0.5
+}
+
+# lab_capture_stop: stop the capture of lab_capture_start with SIGINT
+# (tcpdump flushes and closes the file; SIGKILL after 5 s) and insist it is
+# lossless: everything the filter saw was written, nothing dropped, the -c
+# bound not reached.  A capture with holes would teach the detector wrong
+# numbers.  Returns 1 (with a log line) otherwise.
+lab_capture_stop() {
+  local log="$LAB_CAPTURE_LOG" i captured received
+  kill -INT "$LAB_CAPTURE_PID" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$LAB_CAPTURE_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LAB_CAPTURE_PID" 2>/dev/null; then
+    kill -KILL "$LAB_CAPTURE_PID" 2>/dev/null || true
+    lab_log "tcpdump did not stop"; return 1
+  fi
+  grep -E '^[0-9]+ packets' "$log" | sed 's/^/[tcpdump] /' >&2 || true
+  captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$log")
+  received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$log")
+  grep -q '^0 packets dropped by kernel' "$log" || { lab_log "kernel dropped packets"; return 1; }
+  if [ -z "$captured" ] || [ "$captured" != "$received" ]; then
+    lab_log "capture lost packets ($captured of $received)"; return 1
+  fi
+  [ "$captured" -lt "$LAB_CAPTURE_MAX" ] || { lab_log "capture hit the -c bound"; return 1; }
 }
 
 # _lab_stop_pid PID: SIGTERM, wait up to 3 s, then SIGKILL.  By PID only.
