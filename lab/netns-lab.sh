@@ -62,6 +62,7 @@ lab_log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # never waits for apt; this is the fallback for a machine set up by hand.
 # The dpkg lock timeout lets us wait for another apt-get (e.g. a parallel
 # setup step) instead of failing.
+# shellcheck disable=SC2120  # the extra pairs are optional
 lab_deps() {
   local need=() pair cmd pkg
   for pair in ip:iproute2 ss:iproute2 tcpdump:tcpdump nmap:nmap curl:curl \
@@ -321,12 +322,16 @@ lab_test_start() {
   local name="$1"
   shift
   [ $# -eq 1 ] || { echo "usage: $name SCANTAP_BINARY" >&2; exit 2; }
-  [ -f "$1" ] && [ -x "$1" ] || { echo "FAIL: $name: scantap binary '$1' not found or not executable"; exit 1; }
+  if ! { [ -f "$1" ] && [ -x "$1" ]; }; then
+    echo "FAIL: $name: scantap binary '$1' not found or not executable"; exit 1
+  fi
+  # shellcheck disable=SC2034  # BIN is the calling test's
   BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
   trap lab_down EXIT
   trap 'exit 130' INT TERM
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: $name needs root"; exit 77; }
   lab_can_netns || { echo "SKIP: $name: cannot create network namespaces here"; exit 77; }
+  # shellcheck disable=SC2119  # the lab's own tools only
   lab_deps
 }
 
@@ -339,6 +344,7 @@ lab_recording_start() {
   trap lab_down EXIT
   trap 'exit 130' INT TERM
   [ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces)"
+  # shellcheck disable=SC2119  # the lab's own tools only
   lab_deps
   lab_can_netns || lab_die "cannot create network namespaces here"
 }
