@@ -64,7 +64,9 @@ let package = Package(
         .executableTarget(name: "scantap", dependencies: ["ScanTapSensor"]),
         // Frame building for tests and the benchmark's synthetic capture; not part of the sensor.
         .target(name: "_ScanTapTestSupport", dependencies: ["WireFormat", "ReverseDNS"]),
-        // Benchmarks and the synthetic capture generator; `swift run -c release scantap-bench`.
+        // Benchmarks and the synthetic capture generator. Run it as
+        // `swift build -c release && .build/release/scantap-bench`: it times the scantap built
+        // beside it, which `swift run` would not build.
         .executableTarget(
             name: "scantap-bench",
             dependencies: [

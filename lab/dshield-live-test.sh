@@ -6,13 +6,15 @@
 #
 # 1. scantap live watches the span port with a dshield.ini (mode 0600, honeypotip = the victim)
 #    and a submission URL where nothing listens. nmap -sS scans open and closed ports of the
-#    victim, a client fetches a page; two seconds later scantap is killed with SIGKILL. The
-#    spool must hold one record per closed port already.
+#    victim, a client fetches a page; as soon as `dshield status` counts one pending record per
+#    closed port (at most 10 s), scantap is killed with SIGKILL. The spool must still hold them.
 # 2. scantap live again on the same spool, submitting every 2 s to scripts/dshield-receiver.py
 #    (which checks each POST's HMAC and answers the first with 429, Retry-After 1). A second scan
 #    of other closed ports runs. The receiver must get exactly the closed ports of both scans,
 #    none twice, and nothing for the open ports or the client; `dshield status` works while live
 #    owns the spool; SIGINT ends scantap with status 0 and a status file saying "done".
+# The receiver listens on 198.18.1.1, an address of the lab range put on the loopback of the
+# bridge's namespace (where scantap runs); the dead URL of step 1 points there too.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -26,18 +28,18 @@ USERID=12345
 APIKEY="VGVzdEtleQ=="
 CLOSED1=(1000 1001 1002 1003 1004 1005 1006 1007)
 CLOSED2=(2000 2001 2002 2003 2004 2005)
+RECEIVER4=198.18.1.1
 
 WORK="$(mktemp -d /tmp/st-dshield.XXXXXX)"
 INI="$WORK/dshield.ini"; SPOOL="$WORK/spool"; RECEIVED="$WORK/received.jsonl"
 OUT="$WORK/out"; ERR="$WORK/err"
 SCANTAP_PID=""
 cleanup() {
-  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; fi
+  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; wait "$SCANTAP_PID" 2>/dev/null || true; fi
   lab_down
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 fail() {
   echo "FAIL: dshield-live-test: $*"
   echo "--- scantap stderr"; cat "$ERR" 2>/dev/null || true
@@ -51,12 +53,10 @@ start_scantap() {
   ip netns exec "$LAB_NS_TAP" env --default-signal=INT "$BIN" live -i "$LAB_BRIDGE" --format json \
     --dshield-config "$INI" --spool "$SPOOL" "$@" >"$OUT" 2>"$ERR" </dev/null &
   SCANTAP_PID=$!
-  for _ in $(seq 1 100); do
-    kill -0 "$SCANTAP_PID" 2>/dev/null || fail "scantap exited during start-up"
-    [ "$(ip netns exec "$LAB_NS_TAP" tail -n +2 /proc/net/packet | wc -l)" -gt 0 ] && { sleep 0.5; return 0; }
-    sleep 0.1
-  done
-  fail "scantap opened no capture socket within 10 s"
+  local rc=0
+  lab_wait_capture "$SCANTAP_PID" 10 || rc=$?
+  [ "$rc" -ne 1 ] || fail "scantap exited during start-up"
+  [ "$rc" -eq 0 ] || fail "scantap opened no capture socket within 10 s"
 }
 
 # scan PORTS...: nmap -sS of the victim's listed ports, bounded to 60 s.
@@ -71,14 +71,22 @@ pending() {
 }
 
 lab_up
+lab_assert_lab_addr "$RECEIVER4"
+ip -n "$LAB_NS_TAP" addr add "$RECEIVER4/32" dev lo
 printf '[DShield]\nuserid=%s\napikey=%s\nhoneypotip=%s\n' "$USERID" "$APIKEY" "$LAB_VIC4" >"$INI"
 chmod 600 "$INI"
 
-# --- 1. records reach the spool within a second; SIGKILL loses none of them ---
-start_scantap --dshield-url "http://127.0.0.1:9/submitapi/"
+# --- 1. records reach the spool while scantap runs; SIGKILL loses none of them -
+start_scantap --dshield-url "http://$RECEIVER4:9/submitapi/"
 lab_benign_traffic
 scan "${LAB_OPEN_PORTS[@]}" "${CLOSED1[@]}"
-sleep 2
+deadline=$((SECONDS + 10))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  spooled=$(pending 2>/dev/null || true)
+  [[ "$spooled" =~ ^[0-9]+$ ]] && [ "$spooled" -ge "${#CLOSED1[@]}" ] && break
+  kill -0 "$SCANTAP_PID" 2>/dev/null || fail "scantap died"
+  sleep 0.2
+done
 kill -KILL "$SCANTAP_PID"
 wait "$SCANTAP_PID" 2>/dev/null || true
 SCANTAP_PID=""
@@ -87,11 +95,11 @@ spooled=$(pending)
 echo "  ok: $spooled records spooled before SIGKILL"
 
 # --- 2. scheduled submission to the receiver, through a 429 -------------------
-lab_bg "$LAB_NS_TAP" "$WORK/receiver.log" python3 "$REPO/scripts/dshield-receiver.py" "$USERID" "$APIKEY" 429 "$RECEIVED"
+lab_bg "$LAB_NS_TAP" "$WORK/receiver.log" python3 "$REPO/scripts/dshield-receiver.py" "$USERID" "$APIKEY" 429 "$RECEIVED" "$RECEIVER4"
 for _ in $(seq 1 50); do [ -s "$WORK/receiver.log" ] && break; sleep 0.1; done
 PORT=$(head -n 1 "$WORK/receiver.log")
 [[ "$PORT" =~ ^[0-9]+$ ]] || fail "the receiver did not start: $(cat "$WORK/receiver.log")"
-start_scantap --dshield-url "http://127.0.0.1:$PORT/submitapi/" --submit-interval 2
+start_scantap --dshield-url "http://$RECEIVER4:$PORT/submitapi/" --submit-interval 2
 scan "${LAB_OPEN_PORTS[@]}" "${CLOSED2[@]}"
 "$BIN" dshield status --spool "$SPOOL" >/dev/null || fail "dshield status failed while live owns the spool"
 

@@ -8,7 +8,9 @@
 # Env:   ST_LAB_SUFFIX (default -fx) namespace suffix, so parallel labs don't clash
 #
 # A scenario that fails (tool missing, capture lost packets, no probes seen)
-# is reported and skipped; its old fixture is left alone.  Exit 1 if any failed.
+# is reported and skipped (zmap, hping3 and iptables are installed when
+# missing, as lab_deps does the lab's tools; a failed install fails only the
+# scenarios that need them); its old fixture is left alone.  Exit 1 if any failed.
 # Every tool runs under `timeout`; the lab is torn down on every exit.
 set -euo pipefail
 
@@ -20,13 +22,7 @@ export ST_LAB_SUFFIX="${ST_LAB_SUFFIX:--fx}"
 source "$REPO/lab/netns-lab.sh"
 
 lab_recording_start
-for t in zmap hping3 iptables; do
-  command -v "$t" >/dev/null 2>&1 || {
-    lab_log "installing $t"
-    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -o DPkg::Lock::Timeout=300 \
-      install -y -qq --no-install-recommends "$t" >/dev/null || lab_log "could not install $t"
-  }
-done
+lab_deps zmap:zmap hping3:hping3 iptables:iptables || lab_log "could not install zmap, hping3 or iptables"
 mkdir -p "$OUTDIR"
 
 VIC_MAC=02:53:54:00:00:02     # the "router" MAC for masscan/zmap: the victim
@@ -49,28 +45,14 @@ ip netns exec "$LAB_NS_VIC" timeout 10 iptables -A INPUT -d "$DARK" -j DROP 2>/d
 sleep 2   # let link-up IPv6 chatter (MLD) pass
 
 # --- capture helpers -----------------------------------------------------------
-CAP=""; TCPDUMP_PID=""
-cap_start() {   # cap_start NAME
+CAP=""
+cap_start() {   # cap_start NAME: the scenario's capture, at most 5000 packets
   CAP="$LAB_TMP/$1.pcap"
-  lab_bg "$LAB_NS_TAP" "$LAB_TMP/$1.tcpdump.log" \
-    tcpdump -i "$LAB_BRIDGE" -n -s 0 --immediate-mode -B 32768 -U -Z root -c 5000 -w "$CAP"
-  TCPDUMP_PID=$LAB_LAST_PID
-  local i
-  for i in $(seq 1 50); do grep -q 'listening on' "$LAB_TMP/$1.tcpdump.log" && break; sleep 0.1; done
-  grep -q 'listening on' "$LAB_TMP/$1.tcpdump.log" || { lab_log "tcpdump did not start"; return 1; }
-  sleep 0.3
+  lab_capture_start "$CAP" 5000
 }
-cap_stop() {    # cap_stop NAME: stop tcpdump, insist on a lossless capture
-  local log="$LAB_TMP/$1.tcpdump.log" i captured received
-  sleep 0.5     # trailing replies
-  kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$TCPDUMP_PID" 2>/dev/null; then kill -KILL "$TCPDUMP_PID"; lab_log "tcpdump hung"; return 1; fi
-  captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$log")
-  received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$log")
-  grep -q '^0 packets dropped by kernel' "$log" || { lab_log "kernel dropped packets"; return 1; }
-  [ -n "$captured" ] && [ "$captured" = "$received" ] || { lab_log "lost packets ($captured/$received)"; return 1; }
-  [ "$captured" -lt 5000 ] || { lab_log "capture hit the -c bound"; return 1; }
+cap_stop() {    # cap_stop NAME: stop it after the trailing replies; it must be lossless
+  sleep 0.5
+  lab_capture_stop
 }
 # Stop a background tool: SIGINT, then SIGKILL (masscan may never exit by itself).
 stop_tool() {
@@ -200,6 +182,7 @@ sc_nmap_t1_syn4() {
 
 sc_masscan_syn4() {
   local pid
+  lab_assert_lab_addr "$LAB_VIC4" || return 1
   cap_start masscan-syn4 || return 1
   lab_log "masscan $LAB_VIC4 -p$TCP_PORTS"
   lab_bg "$LAB_NS_SCAN" "$LAB_TMP/masscan.log" timeout -s INT -k 3 30 masscan "$LAB_VIC4" \
@@ -218,6 +201,7 @@ sc_zmap_syn4() {
   # touch) and an allowlist of the dark /24 plus the victim.
   printf '192.0.2.0/24\n' >"$bl"
   printf '%s\n%s/32\n' "$DARK" "$LAB_VIC4" >"$al"
+  lab_assert_lab_addr "${DARK%/*}" && lab_assert_lab_addr "$LAB_VIC4" || return 1
   cap_start zmap-syn4 || return 1
   lab_log "zmap -p 80 over $DARK + $LAB_VIC4"
   ip netns exec "$LAB_NS_SCAN" timeout -s INT -k 3 30 zmap -p 80 -i "$LAB_HOST_IF" \
@@ -230,6 +214,7 @@ sc_zmap_syn4() {
 }
 
 sc_hping3_syn4() {
+  lab_assert_lab_addr "$LAB_VIC4" || return 1
   cap_start hping3-syn4 || return 1
   lab_log "hping3 --scan 1-50 -S $LAB_VIC4 (from $LAB_NS_SCAN2)"
   ip netns exec "$LAB_NS_SCAN2" timeout -s INT -k 3 20 hping3 --scan 1-50 -S "$LAB_VIC4" \
@@ -251,6 +236,7 @@ sc_benign() {
 }
 
 sc_backscatter() {
+  lab_assert_lab_addr "$SPOOFED" && lab_assert_lab_addr "${DARK%/*}" || return 1
   cap_start backscatter || return 1
   lab_log "hping3 SYN/ACK backscatter from spoofed $SPOOFED to the dark range"
   # --rand-dest: a random host in 198.18.5.x per packet; -p ++1024: the
@@ -275,7 +261,7 @@ for s in "${SELECTED[@]}"; do
   lab_log "=== scenario $s"
   if ! "sc_$s"; then
     lab_log "scenario $s FAILED"; FAILED+=("$s")
-    kill -0 "$TCPDUMP_PID" 2>/dev/null && stop_tool "$TCPDUMP_PID"
+    kill -0 "$LAB_CAPTURE_PID" 2>/dev/null && stop_tool "$LAB_CAPTURE_PID"
   fi
   sleep 1   # quiet gap: late replies of one scenario stay out of the next
 done

@@ -23,23 +23,7 @@ CAP="$LAB_TMP/capture.pcap"   # written in scratch, moved to OUTDIR only on succ
 sleep 2
 
 # --- capture on the span port ------------------------------------------------
-# -s 0: full frames (replay tools need full lengths); -w writes classic pcap
-# (tcpdump never writes pcapng); -U flushes the file per packet; -Z root:
-# Debian's tcpdump otherwise drops to user "tcpdump", which may not write into
-# our scratch dir; -c: hard bound on the file size.
-# --immediate-mode: without it libpcap (TPACKET_V3) holds packets in a ring
-#   block for up to 1 s, and whatever is in that block at SIGINT is silently
-#   lost ("received by filter" > "captured", 0 "dropped").
-# -B 32768: with immediate mode and full snaplen each ring slot is ~256 KB, so
-#   the default 2 MB buffer holds ~8 frames and an nmap burst overflows it
-#   (measured: ~15% kernel drops).  32 MB holds the bursts.
-lab_bg "$LAB_NS_TAP" "$LAB_TMP/tcpdump.log" \
-  tcpdump -i "$LAB_BRIDGE" -n -s 0 --immediate-mode -B 32768 -U -Z root -c 20000 -w "$CAP"
-TCPDUMP_PID=$LAB_LAST_PID
-# Wait until tcpdump reports it is listening, so no early packet is missed.
-for _ in $(seq 1 50); do grep -q 'listening on' "$LAB_TMP/tcpdump.log" && break; sleep 0.1; done
-grep -q 'listening on' "$LAB_TMP/tcpdump.log" || lab_die "tcpdump did not start: $(cat "$LAB_TMP/tcpdump.log")"
-sleep 0.5
+lab_capture_start "$CAP" 20000 || lab_die "no capture"
 
 # nmap options used for every scan:
 #   -n   never resolve names (no DNS packets, nothing leaves the lab)
@@ -76,19 +60,8 @@ lab_log "phase 5: benign client traffic again"
 lab_benign_traffic
 sleep 1
 
-# --- stop the capture (SIGINT: tcpdump flushes and closes the file) ---------
-kill -INT "$TCPDUMP_PID" 2>/dev/null || true
-for _ in $(seq 1 50); do kill -0 "$TCPDUMP_PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$TCPDUMP_PID" 2>/dev/null && lab_die "tcpdump did not stop"
-grep -E '^[0-9]+ packets' "$LAB_TMP/tcpdump.log" | sed 's/^/[tcpdump] /' >&2 || true
-# A sample with holes would teach the detector wrong numbers: insist on a
-# lossless capture (everything the filter saw was written, nothing dropped).
-captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$LAB_TMP/tcpdump.log")
-received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$LAB_TMP/tcpdump.log")
-grep -q '^0 packets dropped by kernel' "$LAB_TMP/tcpdump.log" || lab_die "kernel dropped packets"
-if [ -z "$captured" ] || [ "$captured" != "$received" ]; then
-  lab_die "capture lost packets ($captured of $received)"
-fi
+# --- stop the capture: it must be lossless ------------------------------------
+lab_capture_stop || lab_die "the capture failed"
 
 # --- check that nmap found the lab's open ports inside its range (22, 80) ----
 # (443 is open too but outside 1-200; the live test's 1-1000 scan covers it.)

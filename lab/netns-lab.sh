@@ -15,15 +15,20 @@
 # so two runs on one machine do not clash.  Link names need no suffix: they
 # are created directly inside those namespaces and never exist in the root ns.
 #
-# Safety: only 198.18.0.0/24 and 2001:db8:0:1::/64 are configured, no
-# namespace has a default route and the segment is not connected to the root
-# namespace, so lab packets cannot leave the lab.  lab_assert_lab_addr guards
-# every scan target on top of that.
+# Safety: the lab uses only 198.18.0.0/15 and 2001:db8::/32.  The hosts above
+# live in 198.18.0.0/24 and 2001:db8:0:1::/64; scripts add more of the two
+# ranges (make-fixtures.sh: the dark 198.18.5.0/24 routed to the victim, decoys
+# and a spoofed source in 198.18.0.0/24; dshield-live-test.sh: 198.18.1.1 on
+# the lo of st-tap).  No namespace has a default route and the segment is not
+# connected to the root namespace, so lab packets cannot leave the lab.
+# lab_assert_lab_addr guards every scan target on top of that.
 #
 # Functions: lab_deps, lab_can_netns, lab_up, lab_down, lab_exec, lab_bg,
-# lab_assert_lab_addr, lab_wait_listen, lab_benign_traffic, lab_log.
-# The library does not change shell options; callers use `set -euo pipefail`
-# and `trap lab_down EXIT`.
+# lab_assert_lab_addr, lab_wait_listen, lab_wait_capture, lab_capture_start,
+# lab_capture_stop, lab_benign_traffic, lab_log, lab_die, and the two starts: lab_test_start (the live tests, which
+# take the scantap binary) and lab_recording_start (make-sample.sh,
+# make-fixtures.sh), which set the traps (lab_down on exit; INT/TERM exit).
+# The library does not change shell options; callers use `set -euo pipefail`.
 
 ST_LAB_SUFFIX="${ST_LAB_SUFFIX:-}"
 
@@ -47,16 +52,21 @@ LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LAB_TMP=""      # per-run scratch dir (logs, web root), made by lab_up
 LAB_PIDS=()     # background processes we started, killed by lab_down
 LAB_UP=0        # lab_down only deletes namespaces when we created them
+LAB_CAPTURE_PID=""; LAB_CAPTURE_LOG=""; LAB_CAPTURE_MAX=0   # lab_capture_start's tcpdump
 
 lab_log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# lab_deps: install missing tools.  CI is a clean Debian machine as root, so
-# the scripts bring what they need themselves.  The dpkg lock timeout lets us
-# wait for another apt-get (e.g. a parallel setup step) instead of failing.
+# lab_deps [CMD:PACKAGE...]: install missing tools: the lab's own, plus the
+# extra CMD:PACKAGE pairs a script names (make-fixtures.sh: zmap, hping3).
+# scripts/install-deps.sh --tests installs all of them up front, so a test
+# never waits for apt; this is the fallback for a machine set up by hand.
+# The dpkg lock timeout lets us wait for another apt-get (e.g. a parallel
+# setup step) instead of failing.
+# shellcheck disable=SC2120  # the extra pairs are optional
 lab_deps() {
   local need=() pair cmd pkg
   for pair in ip:iproute2 ss:iproute2 tcpdump:tcpdump nmap:nmap curl:curl \
-              python3:python3 nc:netcat-openbsd sysctl:procps masscan:masscan; do
+              python3:python3 nc:netcat-openbsd sysctl:procps masscan:masscan "$@"; do
     cmd="${pair%%:*}"; pkg="${pair#*:}"
     command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
   done
@@ -114,6 +124,24 @@ lab_wait_listen() {
     sleep 0.1
   done
   lab_log "no listener on port $port in $ns after ${secs}s"; return 1
+}
+
+# lab_wait_capture PID [SECONDS]: poll (at most SECONDS, default 10) until the
+# capturer PID, started in the bridge's namespace, has opened its packet
+# socket there (nothing else opens one there; this also works when PID is a
+# wrapper that forks), then wait 0.5 s more for the filter and ring behind
+# the socket.  Returns 0 when capturing, 1 when PID exited first, 2 on timeout.
+lab_wait_capture() {
+  local pid="$1" secs="${2:-10}" i
+  for ((i = 0; i < secs * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [ "$(ip netns exec "$LAB_NS_TAP" tail -n +2 /proc/net/packet 2>/dev/null | wc -l)" -gt 0 ]; then
+      sleep 0.5
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 2
 }
 
 # _lab_host NS PORTNAME MAC IPV4 IPV6: one host namespace wired to the bridge.
@@ -206,6 +234,55 @@ lab_benign_traffic() {
     lab_log "nc to :22 failed"
 }
 
+# lab_capture_start FILE MAXPACKETS: tcpdump on the span bridge into FILE, in
+# the background (log: FILE.log, PID: LAB_CAPTURE_PID); returns once tcpdump
+# says it is listening, so no early packet is missed.  For make-sample.sh and
+# make-fixtures.sh, whose captures must be lossless:
+# -s 0: full frames (replay tools need full lengths); -w writes classic pcap
+# (tcpdump never writes pcapng); -U flushes the file per packet; -Z root:
+# Debian's tcpdump otherwise drops to user "tcpdump", which may not write into
+# our scratch dir; -c: hard bound on the file size.
+# --immediate-mode: without it libpcap (TPACKET_V3) holds packets in a ring
+#   block for up to 1 s, and whatever is in that block at SIGINT is silently
+#   lost ("received by filter" > "captured", 0 "dropped").
+# -B 32768: with immediate mode and full snaplen each ring slot is ~256 KB, so
+#   the default 2 MB buffer holds ~8 frames and an nmap burst overflows it
+#   (measured: ~15% kernel drops).  32 MB holds the bursts.
+lab_capture_start() {
+  local file="$1" max="$2" i
+  LAB_CAPTURE_LOG="$file.log"; LAB_CAPTURE_MAX="$max"
+  lab_bg "$LAB_NS_TAP" "$LAB_CAPTURE_LOG" \
+    tcpdump -i "$LAB_BRIDGE" -n -s 0 --immediate-mode -B 32768 -U -Z root -c "$max" -w "$file"
+  LAB_CAPTURE_PID=$LAB_LAST_PID
+  for ((i = 0; i < 50; i++)); do grep -qs 'listening on' "$LAB_CAPTURE_LOG" && break; sleep 0.1; done
+  grep -q 'listening on' "$LAB_CAPTURE_LOG" ||
+    { lab_log "tcpdump did not start: $(cat "$LAB_CAPTURE_LOG")"; return 1; }
+  sleep 0.5
+}
+
+# lab_capture_stop: stop the capture of lab_capture_start with SIGINT
+# (tcpdump flushes and closes the file; SIGKILL after 5 s) and insist it is
+# lossless: everything the filter saw was written, nothing dropped, the -c
+# bound not reached.  A capture with holes would teach the detector wrong
+# numbers.  Returns 1 (with a log line) otherwise.
+lab_capture_stop() {
+  local log="$LAB_CAPTURE_LOG" i captured received
+  kill -INT "$LAB_CAPTURE_PID" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$LAB_CAPTURE_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LAB_CAPTURE_PID" 2>/dev/null; then
+    kill -KILL "$LAB_CAPTURE_PID" 2>/dev/null || true
+    lab_log "tcpdump did not stop"; return 1
+  fi
+  grep -E '^[0-9]+ packets' "$log" | sed 's/^/[tcpdump] /' >&2 || true
+  captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$log")
+  received=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$log")
+  grep -q '^0 packets dropped by kernel' "$log" || { lab_log "kernel dropped packets"; return 1; }
+  if [ -z "$captured" ] || [ "$captured" != "$received" ]; then
+    lab_log "capture lost packets ($captured of $received)"; return 1
+  fi
+  [ "$captured" -lt "$LAB_CAPTURE_MAX" ] || { lab_log "capture hit the -c bound"; return 1; }
+}
+
 # _lab_stop_pid PID: SIGTERM, wait up to 3 s, then SIGKILL.  By PID only.
 _lab_stop_pid() {
   local pid="$1" i
@@ -237,14 +314,24 @@ lab_down() {
 }
 
 # The start every lab test that takes the scantap binary shares: the usage check, BIN as an
-# absolute path, and exit 77 (skipped) where the lab cannot run.
+# absolute path (exit 1 when it is not an executable), exit 77 (skipped) where the lab cannot
+# run, the tools, and the traps: lab_down on exit (a test that makes more to clean replaces it
+# with its own EXIT trap, which calls lab_down), Ctrl-C and TERM a normal exit so that EXIT
+# trap runs.
 lab_test_start() {
   local name="$1"
   shift
   [ $# -eq 1 ] || { echo "usage: $name SCANTAP_BINARY" >&2; exit 2; }
+  if ! { [ -f "$1" ] && [ -x "$1" ]; }; then
+    echo "FAIL: $name: scantap binary '$1' not found or not executable"; exit 1
+  fi
+  # shellcheck disable=SC2034  # BIN is the calling test's
   BIN="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  trap lab_down EXIT
+  trap 'exit 130' INT TERM
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: $name needs root"; exit 77; }
-  lab_can_netns || { echo "SKIP: cannot create network namespaces here"; exit 77; }
+  lab_can_netns || { echo "SKIP: $name: cannot create network namespaces here"; exit 77; }
+  # shellcheck disable=SC2119  # the lab's own tools only
   lab_deps
 }
 
@@ -257,6 +344,7 @@ lab_recording_start() {
   trap lab_down EXIT
   trap 'exit 130' INT TERM
   [ "$(id -u)" -eq 0 ] || lab_die "must run as root (network namespaces)"
+  # shellcheck disable=SC2119  # the lab's own tools only
   lab_deps
   lab_can_netns || lab_die "cannot create network namespaces here"
 }

@@ -19,7 +19,7 @@ KNOWLEDGE="$WORK/lab-knowledge.tsv"
 OUT="$WORK/out"; ERR="$WORK/err"
 SCANTAP_PID=""
 cleanup() {
-  [ -n "$SCANTAP_PID" ] && kill -9 "$SCANTAP_PID" 2>/dev/null || true
+  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; wait "$SCANTAP_PID" 2>/dev/null || true; fi
   lab_down
   rm -rf "$WORK"
 }
@@ -50,7 +50,9 @@ knowledge "Lab Scanners A"
 ip netns exec "$LAB_NS_TAP" env --default-signal=INT "$BIN" live -i "$LAB_BRIDGE" --format json \
   --knowledge "$KNOWLEDGE" --idle-gap 2 >"$OUT" 2>"$ERR" </dev/null &
 SCANTAP_PID=$!
-sleep 2
+rc=0; lab_wait_capture "$SCANTAP_PID" 10 || rc=$?
+[ "$rc" -ne 1 ] || fail "scantap exited during start-up"
+[ "$rc" -eq 0 ] || fail "scantap opened no capture socket within 10 s"
 
 scan; wait_scans 1
 knowledge "Lab Scanners B"
@@ -67,6 +69,8 @@ scan; wait_scans 3
 
 kill -0 "$SCANTAP_PID" 2>/dev/null || fail "scantap did not survive SIGHUP"
 kill -INT "$SCANTAP_PID"
+for _ in $(seq 1 100); do kill -0 "$SCANTAP_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SCANTAP_PID" 2>/dev/null && fail "scantap still running 10 s after SIGINT"
 rc=0; wait "$SCANTAP_PID" || rc=$?
 SCANTAP_PID=""
 [ "$rc" -eq 0 ] || fail "scantap exited $rc after SIGINT"

@@ -27,7 +27,8 @@ JSON lines (`alert`, `scan`, `stats` events) and compares the `scan` lines with 
   when the source was declared; the smallest value when a source has several episodes) over
   the found scanners.
 
-Expected technique. Lab truth (`samples/*.truth.json`) names it in `technique`. The public truth
+Expected technique. Lab truth (`samples/*.truth.json`, `Tests/Fixtures/lab/*.truth.json`) names
+it in `technique`. The public truth
 (`../shared/eval-public/*.truth.json`) gives free text in `scan_type` and `tool`, mapped as:
   "SYN" or nmap -sS/-PS -> syn; "connect" or -sT -> connect; "FIN" or -sF -> fin;
   "NULL"/"no-flag" or -sN -> null; "Xmas" or -sX -> xmas (a Xmas scan's FIN is not a FIN scan);
@@ -43,7 +44,7 @@ Expected tool: masscan -> "masscan"; zmap -> "zmap"; nmap with a raw-packet flag
   not scored.
 
 The footer lists truth scanners sending fewer than 5 probes (SYN-only + UDP + odd-flag TCP +
-ICMP packets from the truth `stats`, or `syn_packets` in lab truth): the project's target
+ICMP packets from the truth `stats`, or `syn_packets` / `probes` in lab truth): the project's target
 excludes those. It also lists every capture where scantap misses a scanner or reports a false
 positive.
 

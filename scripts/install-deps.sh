@@ -2,12 +2,17 @@
 # Installs the Debian packages ScanTap needs, skipping any already present.
 #   build:  libpcap-dev (the capture library), libssl-dev (HMAC for DShield submissions),
 #           libc-ares-dev (the reverse-DNS resolver), pkg-config (finds them for SwiftPM)
-#   tests:  nmap, tcpdump, iproute2, iptables, curl, python3 (the namespace lab and its scans),
+#   --tests, also: everything the tests run, installed here up front so that no test waits for
+#           apt inside its time limit:
+#           the namespace lab (lab/netns-lab.sh lab_deps): iproute2 (ip, ss), tcpdump, nmap,
+#           masscan, curl, netcat-openbsd (nc), python3, procps (sysctl);
+#           lab/make-fixtures.sh, which re-records the lab fixtures: zmap, hping3, iptables;
 #           dnsmasq-base (the local DNS server the reverse-DNS tests start; the executable
 #           alone, since the dnsmasq package would also enable a system DNS service on port 53)
 set -euo pipefail
 wanted=(libpcap-dev libssl-dev libc-ares-dev pkg-config)
-[ "${1:-}" = "--tests" ] && wanted+=(nmap tcpdump iproute2 iptables curl python3 procps dnsmasq-base)
+[ "${1:-}" = "--tests" ] && wanted+=(iproute2 tcpdump nmap masscan curl netcat-openbsd python3 procps
+    zmap hping3 iptables dnsmasq-base)
 missing=()
 for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,13 +1,18 @@
 // scantap-bench: reruns the sensor's speed and memory measurements.
 //
-//   swift run -c release scantap-bench [--packets N] [--sources N] [--max-sources N] [--rounds N]
-//                                      [--capture FILE] [--knowledge FILE] [pipeline|table|classify|resolve]...
+//   swift build -c release && .build/release/scantap-bench [--packets N] [--sources N] [--max-sources N]
+//       [--rounds N] [--capture FILE] [--knowledge FILE] [pipeline|table|classify|resolve]...
 //
-// `pipeline`: generates the synthetic savefile (if FILE does not exist yet), then in alternating
+// `pipeline` and `resolve` run the `scantap` built beside this binary (hence `swift build`, which
+// builds both, rather than `swift run`, which builds only this one).
+// `pipeline`: generates the synthetic savefile (if FILE does not exist yet; by default
+// /tmp/scantap-bench-<packets>p-<sources>s.pcap, so other --packets or --sources get a file of
+// their own), then in alternating
 // rounds times the libpcap floor (pcap_dispatch with an empty callback), the same walk decoding
 // every frame (the work of read's reader thread alone) and `scantap read` on the same file, and
 // prints the ratios of their medians and scantap's peak memory.
-// `table`: updates per second of the source table from 1 and from 2 threads.
+// `table`: updates per second of the source table from 1 and from 2 threads (SYNs from --sources
+// sources).
 // `classify`: research-scanner lookups per second on random addresses, and the heap the loaded
 // knowledge base takes, with the shipped file alone and with an ISC-feed-sized set of addresses.
 // `resolve`: `scantap read` with and without `--resolve` against a DNS server that never answers.
@@ -22,11 +27,11 @@ import Glibc
 #endif
 
 #if DEBUG
-print("WARNING: a debug build; measure with `swift run -c release scantap-bench`")
+print("WARNING: a debug build; measure with `swift build -c release && .build/release/scantap-bench`")
 #endif
 
 var capture = SyntheticCapture()
-var capturePath = "/tmp/scantap-bench.pcap"
+var capturePathGiven: String? = nil
 var maxSources = 131_072
 var rounds = 5
 var knowledgePath: String? = nil
@@ -44,13 +49,15 @@ while let argument = arguments.popFirst() {
     case "--sources": capture.sources = number()
     case "--max-sources": maxSources = number()
     case "--rounds": rounds = number()
-    case "--capture": capturePath = arguments.popFirst() ?? capturePath
+    case "--capture": capturePathGiven = arguments.popFirst()
     case "--knowledge": knowledgePath = arguments.popFirst()
     case "pipeline", "table", "classify", "resolve": selected.append(argument)
     default: print("scantap-bench: unknown argument \(argument)"); exit(2)
     }
 }
 if selected.isEmpty { selected = ["pipeline", "table", "classify"] }
+// Named by what is in it, so a run with other --packets or --sources never reuses a stale file.
+let capturePath = capturePathGiven ?? "/tmp/scantap-bench-\(capture.packets)p-\(capture.sources)s.pcap"
 
 let clock = ContinuousClock()
 
@@ -111,12 +118,30 @@ func executableDirectory() -> String {
     return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
 }
 
-if selected.contains("pipeline") {
-    if access(capturePath, R_OK) != 0 {
-        print("generating \(capture.packets) packets from \(capture.sources) sources into \(capturePath) …")
-        try capture.write(to: capturePath)
+/// The `scantap` built beside this binary; exits with a message when there is none.
+func scantapBinary() -> String {
+    let path = executableDirectory() + "/scantap"
+    guard access(path, X_OK) == 0 else {
+        print("scantap-bench: no scantap at \(path); build both with `swift build -c release`, then run .build/release/scantap-bench")
+        exit(2)
     }
-    let scantap = executableDirectory() + "/scantap"
+    return path
+}
+
+/// The synthetic savefile: made when it does not exist yet; its size is printed either way.
+func prepare(_ capture: SyntheticCapture, at path: String) throws {
+    if access(path, R_OK) != 0 {
+        print("generating \(capture.packets) packets from \(capture.sources) sources into \(path) …")
+        try capture.write(to: path)
+    }
+    var info = stat()
+    let size = stat(path, &info) == 0 ? Int(info.st_size) : 0
+    print("capture: \(path), \(size) bytes")
+}
+
+if selected.contains("pipeline") {
+    let scantap = scantapBinary()
+    try prepare(capture, at: capturePath)
     let command = [scantap, "read", "--format", "json", "--max-sources", String(maxSources), capturePath]
     // Warm the page cache and both code paths once before timing.
     let packets = try libpcapFloor(capturePath)
@@ -145,7 +170,8 @@ if selected.contains("pipeline") {
 if selected.contains("resolve") {
     // `read --resolve` against a DNS server that never answers: a UDP socket bound on loopback
     // and never read. The capture path must not wait for DNS, so the two should run alike.
-    if access(capturePath, R_OK) != 0 { try capture.write(to: capturePath) }
+    let scantap = scantapBinary()
+    try prepare(capture, at: capturePath)
     let silent = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -155,7 +181,6 @@ if selected.contains("resolve") {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && getsockname(silent, $0, &length) == 0 }
     }
     let port = UInt16(bigEndian: address.sin_port)
-    let scantap = executableDirectory() + "/scantap"
     let plain = [scantap, "read", "--format", "json", "--max-sources", String(maxSources), capturePath]
     let resolving = plain + ["--resolve", "--resolver", "127.0.0.1:\(port)"]
     _ = timeCommand(plain)
@@ -176,7 +201,7 @@ if selected.contains("table") {
     // Decoded SYNs from many sources, made once; the clock covers only the table updates.
     var random = SplitMix64(seed: 7)
     let updates = 4_000_000
-    let sources = Int(getenv("BENCH_SOURCES").map { String(cString: $0) } ?? "") ?? 100_000
+    let sources = capture.sources
     let packets: [DecodedPacket] = (0..<updates).map { _ in
         var p = DecodedPacket()
         let r = random.next()
