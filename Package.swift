@@ -86,10 +86,13 @@ let package = Package(
             dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(name: "ScanReportTests", dependencies: ["ScanReport", "ScanDetection", "WireFormat"]),
         .testTarget(
-            name: "DShieldReportTests", dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat", "_ScanTapTestSupport"]),
+            name: "DShieldReportTests",
+            dependencies: ["DShieldReport", "DShieldCrypto", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ScanTapSensorTests",
-            dependencies: ["ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport", "ReverseDNS"]
+            dependencies: [
+                "ScanTapSensor", "ScanDetection", "WireFormat", "PacketCapture", "_ScanTapTestSupport", "ReverseDNS",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
@@ -98,8 +101,9 @@ let package = Package(
 // Every target: imports stay internal unless marked public, and members are visible only
 // through modules imported in the file itself.
 for target in package.targets where target.type != .system && target.name != "CPrefetch" {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("MemberImportVisibility"),
-        .enableUpcomingFeature("InternalImportsByDefault"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("MemberImportVisibility"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+        ]
 }

@@ -41,7 +41,9 @@ public enum Crypto {
         var length: UInt32 = 0
         let result = key.withUnsafeBytes { keyBytes in
             message.withUnsafeBufferPointer { input in
-                HMAC(EVP_sha256(), keyBytes.baseAddress, Int32(keyBytes.count), input.baseAddress, input.count, &digest, &length)
+                HMAC(
+                    EVP_sha256(), keyBytes.baseAddress, Int32(keyBytes.count), input.baseAddress, input.count, &digest,
+                    &length)
             }
         }
         guard result != nil else { throw CryptoError.fromQueue("HMAC") }

@@ -52,11 +52,19 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
     /// API key, and the official installer restricts it the same way.
     public static func load(path: String) throws(DShieldConfigError) -> DShieldConfig {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw DShieldConfigError(path: path, line: nil, message: String(cString: strerror(errno))) }
-        guard info.st_mode & 0o077 == 0 else {
-            throw DShieldConfigError(path: path, line: nil, message: "readable or writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run chmod 600 — it holds the API key")
+        guard stat(path, &info) == 0 else {
+            throw DShieldConfigError(path: path, line: nil, message: String(cString: strerror(errno)))
         }
-        guard let file = fopen(path, "r") else { throw DShieldConfigError(path: path, line: nil, message: String(cString: strerror(errno))) }
+        guard info.st_mode & 0o077 == 0 else {
+            throw DShieldConfigError(
+                path: path, line: nil,
+                message:
+                    "readable or writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); run chmod 600 — it holds the API key"
+            )
+        }
+        guard let file = fopen(path, "r") else {
+            throw DShieldConfigError(path: path, line: nil, message: String(cString: strerror(errno)))
+        }
         defer { fclose(file) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -74,13 +82,17 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
         var section = ""
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingWhitespace()
-            func fail(_ message: String) -> DShieldConfigError { DShieldConfigError(path: path, line: index + 1, message: message) }
+            func fail(_ message: String) -> DShieldConfigError {
+                DShieldConfigError(path: path, line: index + 1, message: message)
+            }
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {
                 section = line.dropFirst().dropLast().lowercased()
                 continue
             }
-            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else { throw fail("expected key=value") }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw fail("expected key=value")
+            }
             let key = line[..<equals].trimmingWhitespace().lowercased()
             let value = line[line.index(after: equals)...].trimmingWhitespace()
             func prefixes() throws(DShieldConfigError) -> [IPPrefix] {
@@ -103,7 +115,12 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
                 config.apiKey = value
             case ("dshield", "email"):
                 // It goes into the User-Agent comment: printable ASCII without parentheses.
-                guard value.allSatisfy({ $0.isASCII && !$0.isNewline && $0 != "(" && $0 != ")" && ($0 == " " || $0.isPunctuation || $0.isSymbol || $0.isLetter || $0.isNumber) }) else {
+                guard
+                    value.allSatisfy({
+                        $0.isASCII && !$0.isNewline && $0 != "(" && $0 != ")"
+                            && ($0 == " " || $0.isPunctuation || $0.isSymbol || $0.isLetter || $0.isNumber)
+                    })
+                else {
                     throw fail("email must be plain ASCII without parentheses (it goes into the User-Agent)")
                 }
                 config.email = value
@@ -113,13 +130,19 @@ public struct DShieldConfig: Sendable, CustomStringConvertible {
             case ("dshield", "localcopy"): config.localCopy = value.isEmpty ? nil : value
             case ("scantap", "submiturl"): config.submitURL = value
             case ("scantap", "policy"):
-                guard let policy = ReportPolicy(rawValue: value) else { throw fail("policy must be all, failed or scans") }
+                guard let policy = ReportPolicy(rawValue: value) else {
+                    throw fail("policy must be all, failed or scans")
+                }
                 config.policy = policy
             case ("scantap", "ipv6"):
-                guard ["yes", "no", "true", "false"].contains(value.lowercased()) else { throw fail("ipv6 must be yes or no") }
+                guard ["yes", "no", "true", "false"].contains(value.lowercased()) else {
+                    throw fail("ipv6 must be yes or no")
+                }
                 config.includeIPv6 = ["yes", "true"].contains(value.lowercased())
             case ("scantap", "maxage"):
-                guard let seconds = Int64(value), seconds > 0 else { throw fail("maxage must be a positive number of seconds") }
+                guard let seconds = Int64(value), seconds > 0 else {
+                    throw fail("maxage must be a positive number of seconds")
+                }
                 config.maximumRecordAgeSeconds = seconds
             case ("scantap", _):
                 throw fail("unknown key '\(key)' in [scantap] (known: submiturl, policy, ipv6, maxage)")

@@ -123,7 +123,9 @@ public final class FlowTable {
     private var flows: [Key: Flow] = [:]
     private var lastSweep = Timestamp.zero
 
-    public init(_ configuration: FlowTableConfiguration, sourceIsScanner: @escaping (IPAddress) -> Bool = { _ in false }) {
+    public init(
+        _ configuration: FlowTableConfiguration, sourceIsScanner: @escaping (IPAddress) -> Bool = { _ in false }
+    ) {
         self.configuration = configuration
         self.sourceIsScanner = sourceIsScanner
         flows.reserveCapacity(min(configuration.maximumFlows, 4096))
@@ -134,7 +136,8 @@ public final class FlowTable {
     public func process(_ packet: DecodedPacket, into records: inout [DShieldRecord]) {
         advance(to: packet.timestamp, into: &records)
         guard packet.source.isIPv4 || configuration.includeIPv6, let ports = Self.ports(of: packet) else { return }
-        let sourceInside = isHome(packet.source), destinationInside = isHome(packet.destination)
+        let sourceInside = isHome(packet.source)
+        let destinationInside = isHome(packet.destination)
         if sourceInside && !destinationInside {
             outbound(packet, ports: ports, into: &records)
         } else if destinationInside && !sourceInside {
@@ -174,12 +177,14 @@ public final class FlowTable {
 
     private func inbound(_ packet: DecodedPacket, ports: (UInt16, UInt16), into records: inout [DShieldRecord]) {
         guard !configuration.exclusions.excludesSource(packet.source),
-              !AddressExclusions.isGroupDestination(packet.destination), !isHomeBroadcast(packet.destination)
+            !AddressExclusions.isGroupDestination(packet.destination), !isHomeBroadcast(packet.destination)
         else { return }
         // An ICMP error about a packet a home host sent belongs to that host's flow (conntrack
         // RELATED), not to a new inbound one.
         if let quoted = packet.quoted, isHome(quoted.source) { return }
-        let key = Key(outside: packet.source, inside: packet.destination, outsidePort: ports.0, insidePort: ports.1, ipProtocol: packet.ipProtocol)
+        let key = Key(
+            outside: packet.source, inside: packet.destination, outsidePort: ports.0, insidePort: ports.1,
+            ipProtocol: packet.ipProtocol)
         var earlierAnswer: (positive: Bool, time: Timestamp)? = nil
         if let existing = flows[key] {
             guard !existing.inbound, let positive = existing.openingAnswer, packet.timestamp < existing.firstSeen else {
@@ -203,7 +208,9 @@ public final class FlowTable {
             if configuration.policy == .all || isAttempt { emit([record], into: &records) }
             return
         }
-        var flow = Flow(record: record, firstSeen: packet.timestamp, lastSeen: packet.timestamp, inbound: true, answered: false, decided: false)
+        var flow = Flow(
+            record: record, firstSeen: packet.timestamp, lastSeen: packet.timestamp, inbound: true, answered: false,
+            decided: false)
         switch configuration.policy {
         case .all:
             flow.decided = true
@@ -221,15 +228,22 @@ public final class FlowTable {
     private func outbound(_ packet: DecodedPacket, ports: (UInt16, UInt16), into records: inout [DShieldRecord]) {
         // A home host's ICMP error quoting an inbound attempt refuses that attempt.
         if let quoted = packet.quoted, !isHome(quoted.source) {
-            let key = Key(outside: quoted.source, inside: quoted.destination, outsidePort: quoted.sourcePort, insidePort: quoted.destinationPort, ipProtocol: quoted.ipProtocol)
-            if let flow = flows[key], flow.inbound { answer(key, positive: false, at: packet.timestamp, into: &records) }
+            let key = Key(
+                outside: quoted.source, inside: quoted.destination, outsidePort: quoted.sourcePort,
+                insidePort: quoted.destinationPort, ipProtocol: quoted.ipProtocol)
+            if let flow = flows[key], flow.inbound {
+                answer(key, positive: false, at: packet.timestamp, into: &records)
+            }
             return
         }
-        let key = Key(outside: packet.destination, inside: packet.source, outsidePort: ports.1, insidePort: ports.0, ipProtocol: packet.ipProtocol)
+        let key = Key(
+            outside: packet.destination, inside: packet.source, outsidePort: ports.1, insidePort: ports.0,
+            ipProtocol: packet.ipProtocol)
         guard let flow = flows[key] else {
             if flows.count < configuration.maximumFlows {
                 flows[key] = Flow(
-                    record: DShieldRecord(packet: packet), firstSeen: packet.timestamp, lastSeen: packet.timestamp, inbound: false,
+                    record: DShieldRecord(packet: packet), firstSeen: packet.timestamp, lastSeen: packet.timestamp,
+                    inbound: false,
                     answered: false, decided: true, openingAnswer: Self.meaningAsAnswer(packet))
             }
             return

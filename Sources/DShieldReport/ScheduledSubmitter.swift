@@ -23,7 +23,8 @@ public struct SubmissionSchedule: Sendable, Equatable {
 
     /// - Precondition: `interval` is positive and `offset` lies in `0..<interval`.
     public init(interval: Duration, offset: Duration) {
-        precondition(interval > .zero && offset >= .zero && offset < interval, "offset \(offset) outside 0..<\(interval)")
+        precondition(
+            interval > .zero && offset >= .zero && offset < interval, "offset \(offset) outside 0..<\(interval)")
         self.interval = interval
         self.offset = offset
     }
@@ -40,7 +41,8 @@ public struct SubmissionSchedule: Sendable, Equatable {
     /// The first slot strictly after `now`.
     public func nextSlot(after now: Date) -> Date {
         let t = Int64((now.timeIntervalSince1970 * 1e9).rounded(.down))
-        let step = interval.nanosecondCount, start = offset.nanosecondCount
+        let step = interval.nanosecondCount
+        let start = offset.nanosecondCount
         // Floor division: the slot at or before `now`, then one more.
         let elapsed = t - start
         let index = elapsed >= 0 ? elapsed / step : -((-elapsed - 1) / step + 1)
@@ -108,15 +110,18 @@ public final class ScheduledSubmitter: @unchecked Sendable {
                 _ = wake.wait(timeout: .now() + min(remaining, 1))
             }
             if stopped.load(ordering: .acquiring) { return }
-            let submittedBefore = submitter.recordsSubmitted, expiredBefore = submitter.recordsExpired
+            let submittedBefore = submitter.recordsSubmitted
+            let expiredBefore = submitter.recordsExpired
             let rejectedBefore = submitter.recordsRejected
             let result = submitter.submitPendingBlocking(now: Date())
             let now = Date()
             next = schedule.nextAttempt(after: try? result.get(), at: now)
-            onAttempt(Attempt(
-                time: now, result: result, submitted: submitter.recordsSubmitted - submittedBefore,
-                expired: submitter.recordsExpired - expiredBefore, rejected: submitter.recordsRejected - rejectedBefore,
-                next: next, failure: submitter.lastFailure))
+            onAttempt(
+                Attempt(
+                    time: now, result: result, submitted: submitter.recordsSubmitted - submittedBefore,
+                    expired: submitter.recordsExpired - expiredBefore,
+                    rejected: submitter.recordsRejected - rejectedBefore,
+                    next: next, failure: submitter.lastFailure))
         }
     }
 

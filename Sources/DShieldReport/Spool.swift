@@ -104,7 +104,9 @@ public final class Spool: @unchecked Sendable {
     /// - Parameter log: where loud warnings go (dropped batches, resent batches).
     /// - Throws: `SpoolError` when the directory or its files cannot be created, read or synced,
     ///   or when another process owns the spool.
-    public init(directory: String, configuration: SpoolConfiguration = SpoolConfiguration(), log: @escaping (String) -> Void) throws(SpoolError) {
+    public init(
+        directory: String, configuration: SpoolConfiguration = SpoolConfiguration(), log: @escaping (String) -> Void
+    ) throws(SpoolError) {
         self.directory = directory
         self.configuration = configuration
         self.log = log
@@ -116,7 +118,9 @@ public final class Spool: @unchecked Sendable {
             let code = errno
             close(directoryDescriptor)
             directoryDescriptor = -1
-            if code == EWOULDBLOCK { throw SpoolError("flock", path: directory, message: "in use by another scantap process") }
+            if code == EWOULDBLOCK {
+                throw SpoolError("flock", path: directory, message: "in use by another scantap process")
+            }
             throw SpoolError("flock", path: directory, errno: code)
         }
         for file in try listing() {
@@ -163,7 +167,9 @@ public final class Spool: @unchecked Sendable {
         get throws(SpoolError) {
             try serialised { () throws(SpoolError) in
                 var total = openRecords
-                for file in try listing() where Self.sequence(of: file) != nil { total += try read(directory + "/" + file).count }
+                for file in try listing() where Self.sequence(of: file) != nil {
+                    total += try read(directory + "/" + file).count
+                }
                 return total
             }
         }
@@ -179,7 +185,9 @@ public final class Spool: @unchecked Sendable {
     public func release(_ batch: SpoolBatch) throws(SpoolError) {
         try serialised { () throws(SpoolError) in
             let path = batchPath(batch.sequence, sending: true)
-            guard rename(path, batchPath(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+            guard rename(path, batchPath(batch.sequence, sending: false)) == 0 else {
+                throw SpoolError("rename", path: path)
+            }
             try syncDirectory()
         }
     }
@@ -191,7 +199,9 @@ public final class Spool: @unchecked Sendable {
             let rejected = directory + "/rejected"
             if mkdir(rejected, 0o700) != 0 && errno != EEXIST { throw SpoolError("mkdir", path: rejected) }
             let path = batchPath(batch.sequence, sending: true)
-            guard rename(path, rejected + "/" + batchFile(batch.sequence, sending: false)) == 0 else { throw SpoolError("rename", path: path) }
+            guard rename(path, rejected + "/" + batchFile(batch.sequence, sending: false)) == 0 else {
+                throw SpoolError("rename", path: path)
+            }
             // Both directories changed: the batch left one and entered the other.
             try syncDirectory()
             let fd = open(rejected, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -237,7 +247,11 @@ public final class Spool: @unchecked Sendable {
             throw error
         }
         if openRecords >= configuration.batchRecordLimit {
-            do throws(SpoolError) { try sealOpen() } catch { log("DShield spool: cannot seal a full batch (\(error)); its records are kept and sealing is tried again") }
+            do throws(SpoolError) { try sealOpen() } catch {
+                log(
+                    "DShield spool: cannot seal a full batch (\(error)); its records are kept and sealing is tried again"
+                )
+            }
         }
         enforceBound()
     }
@@ -268,7 +282,9 @@ public final class Spool: @unchecked Sendable {
         guard openRecords > 0 else { return }
         // The descriptor stays valid across the rename, so a failed rename leaves appends
         // going to `open.spool` as before.
-        guard rename(openPath, batchPath(nextSequence, sending: false)) == 0 else { throw SpoolError("rename", path: openPath) }
+        guard rename(openPath, batchPath(nextSequence, sending: false)) == 0 else {
+            throw SpoolError("rename", path: openPath)
+        }
         nextSequence += 1
         close(openDescriptor)
         openDescriptor = -1
@@ -285,9 +301,13 @@ public final class Spool: @unchecked Sendable {
         let records = try read(directory + "/" + file)
         if wasInFlight {
             resent += records.count
-            log("DShield spool: an earlier POST of batch \(sequence) may have reached DShield (crash or lost response); sending it again: up to \(records.count) duplicate records, \(resent) so far")
+            log(
+                "DShield spool: an earlier POST of batch \(sequence) may have reached DShield (crash or lost response); sending it again: up to \(records.count) duplicate records, \(resent) so far"
+            )
         } else {
-            guard rename(directory + "/" + file, batchPath(sequence, sending: true)) == 0 else { throw SpoolError("rename", path: file) }
+            guard rename(directory + "/" + file, batchPath(sequence, sending: true)) == 0 else {
+                throw SpoolError("rename", path: file)
+            }
             try syncDirectory()
         }
         return SpoolBatch(sequence: sequence, records: records, wasInFlight: wasInFlight)
@@ -307,13 +327,16 @@ public final class Spool: @unchecked Sendable {
     private func batchFile(_ sequence: Int, sending: Bool) -> String {
         // Zero-padded so a directory listing sorts by age too.
         let digits = String(sequence)
-        return "batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + (sending ? ".sending" : ".spool")
+        return "batch-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+            + (sending ? ".sending" : ".spool")
     }
 
     private static func sequence(of file: String) -> Int? {
         guard file.hasPrefix("batch-") else { return nil }
         let stem = file.dropFirst(6)
-        guard let dot = stem.firstIndex(of: "."), [".spool", ".sending"].contains(String(stem[dot...])) else { return nil }
+        guard let dot = stem.firstIndex(of: "."), [".spool", ".sending"].contains(String(stem[dot...])) else {
+            return nil
+        }
         return Int(stem[..<dot])
     }
 
@@ -344,7 +367,9 @@ public final class Spool: @unchecked Sendable {
         let bytes = try Self.readAll(openPath)
         let complete = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
         if complete < bytes.count {
-            guard ftruncate(fd, off_t(complete)) == 0, fsync(fd) == 0 else { throw SpoolError("ftruncate", path: openPath) }
+            guard ftruncate(fd, off_t(complete)) == 0, fsync(fd) == 0 else {
+                throw SpoolError("ftruncate", path: openPath)
+            }
             log("DShield spool: cut \(bytes.count - complete) bytes of a record torn by a crash (never acknowledged)")
         }
         openRecords = Self.decode(bytes[..<complete]).count
@@ -364,11 +389,14 @@ public final class Spool: @unchecked Sendable {
             if try waiting().isEmpty { try sealOpen() }
             for (sequence, file) in try waiting() where total > configuration.maximumBytes {
                 let path = directory + "/" + file
-                let size = fileSize(path), count = try read(path).count
+                let size = fileSize(path)
+                let count = try read(path).count
                 guard unlink(path) == 0 else { throw SpoolError("unlink", path: path) }
                 total -= size
                 dropped += count
-                log("DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(dropped) records dropped so far")
+                log(
+                    "DShield spool FULL (over \(configuration.maximumBytes) bytes): dropped batch \(sequence), \(count) records, oldest first; \(dropped) records dropped so far"
+                )
             }
             try syncDirectory()
         } catch {
@@ -392,7 +420,8 @@ public final class Spool: @unchecked Sendable {
         if fd < 0 && errno == ENOENT && missingIsEmpty { return [] }
         guard fd >= 0 else { throw SpoolError("open", path: path) }
         defer { close(fd) }
-        var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = Glibc.read(fd, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
@@ -421,8 +450,10 @@ public final class Spool: @unchecked Sendable {
     // MARK: - Record lines
 
     static func encode(_ r: DShieldRecord, into bytes: inout [UInt8]) {
-        let fields = [String(r.time), r.source.description, String(r.sourcePort), r.destination.description,
-                      String(r.destinationPort), String(r.ipProtocol), String(r.tcpFlags.rawValue)]
+        let fields = [
+            String(r.time), r.source.description, String(r.sourcePort), r.destination.description,
+            String(r.destinationPort), String(r.ipProtocol), String(r.tcpFlags.rawValue),
+        ]
         bytes.append(contentsOf: fields.joined(separator: "\t").utf8)
         bytes.append(UInt8(ascii: "\n"))
     }
@@ -432,12 +463,16 @@ public final class Spool: @unchecked Sendable {
     static func decode(_ bytes: ArraySlice<UInt8>) -> [DShieldRecord] {
         let complete = bytes[..<(bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.startIndex)]
         return complete.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            let f = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            let f = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
             guard f.count == 7, let time = Int64(f[0]), let source = IPAddress(f[1]), let sport = UInt16(f[2]),
-                  let destination = IPAddress(f[3]), let dport = UInt16(f[4]), let proto = UInt8(f[5]), let flags = UInt8(f[6])
+                let destination = IPAddress(f[3]), let dport = UInt16(f[4]), let proto = UInt8(f[5]),
+                let flags = UInt8(f[6])
             else { return nil }
-            return DShieldRecord(time: time, source: source, sourcePort: sport, destination: destination, destinationPort: dport,
-                                 ipProtocol: proto, tcpFlags: TCPFlags(rawValue: flags))
+            return DShieldRecord(
+                time: time, source: source, sourcePort: sport, destination: destination, destinationPort: dport,
+                ipProtocol: proto, tcpFlags: TCPFlags(rawValue: flags))
         }
     }
 }

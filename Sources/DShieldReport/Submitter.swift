@@ -1,6 +1,7 @@
 public import Foundation
+
 #if canImport(FoundationNetworking)
-internal import FoundationNetworking
+    internal import FoundationNetworking
 #endif
 
 /// Tunables of the submitter, each with its reason.
@@ -114,7 +115,9 @@ public final class Submitter {
             let fresh = batch.records.filter { $0.time >= oldestAllowed }
             if fresh.count < batch.records.count {
                 recordsExpired += batch.records.count - fresh.count
-                log("DShield: \(batch.records.count - fresh.count) records of batch \(batch.sequence) older than the age limit not sent")
+                log(
+                    "DShield: \(batch.records.count - fresh.count) records of batch \(batch.sequence) older than the age limit not sent"
+                )
             }
             if fresh.isEmpty {
                 try spool.complete(batch)
@@ -131,10 +134,14 @@ public final class Submitter {
                 try spool.reject(batch)
                 rejectedThisRound = true
                 recordsRejected += fresh.count
-                log("DShield REFUSED batch \(batch.sequence) with HTTP \(status): \(fresh.count) records moved to \(spool.directory)/rejected/ and not sent again (move the file back into the spool to retry it); \(recordsRejected) records rejected so far")
+                log(
+                    "DShield REFUSED batch \(batch.sequence) with HTTP \(status): \(fresh.count) records moved to \(spool.directory)/rejected/ and not sent again (move the file back into the spool to retry it); \(recordsRejected) records rejected so far"
+                )
             case .refused(let status, let retryAfter):
                 try spool.release(batch)
-                let wait = status == 429 ? min(retryAfter ?? configuration.defaultRetryAfter, configuration.maximumBackoff) : backoff()
+                let wait =
+                    status == 429
+                    ? min(retryAfter ?? configuration.defaultRetryAfter, configuration.maximumBackoff) : backoff()
                 lastFailure = "HTTP \(status)"
                 log("DShield: submission refused with HTTP \(status); \(fresh.count) records kept, retrying in \(wait)")
                 return .retry(after: wait)
@@ -167,7 +174,8 @@ public final class Submitter {
     /// (a timeout, a connection lost) may have delivered the request.
     private static let notSentErrors: Set<URLError.Code> = [
         .badURL, .unsupportedURL, .cannotFindHost, .dnsLookupFailed, .cannotConnectToHost, .notConnectedToInternet,
-        .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted, .serverCertificateHasUnknownRoot,
+        .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
+        .serverCertificateHasUnknownRoot,
         .serverCertificateNotYetValid, .clientCertificateRejected, .clientCertificateRequired,
     ]
 
@@ -201,7 +209,9 @@ public final class Submitter {
             guard let http = response as? HTTPURLResponse else { return .noAnswer("not an HTTP response") }
             if http.statusCode == 200 { return .accepted(body: body) }
             // Retry-After in seconds; the HTTP-date form falls back to the default wait.
-            let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }.map { Duration.seconds(max(0, $0)) }
+            let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap {
+                Int64($0.trimmingCharacters(in: .whitespaces))
+            }.map { Duration.seconds(max(0, $0)) }
             return .refused(status: http.statusCode, retryAfter: retryAfter)
         } catch let error as URLError where Self.notSentErrors.contains(error.code) {
             return .notDelivered(error.localizedDescription)

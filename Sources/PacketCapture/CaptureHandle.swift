@@ -95,7 +95,9 @@ public final class CaptureHandle: @unchecked Sendable {
             let summary = String(cString: pcap_statustostr(status))
             pcap_close(created)
             // pcap_geterr often repeats the status text; say each thing once.
-            let message = detail.isEmpty ? summary : (detail.contains(summary) || status == PCAP_ERROR ? detail : "\(summary): \(detail)")
+            let message =
+                detail.isEmpty
+                ? summary : (detail.contains(summary) || status == PCAP_ERROR ? detail : "\(summary): \(detail)")
             throw CaptureError(.open, source: interface, message: message)
         }
         return CaptureHandle(handle: created, sourceName: interface, nanosecondTimestamps: nano)
@@ -104,8 +106,9 @@ public final class CaptureHandle: @unchecked Sendable {
     /// A handle that captures nothing, for compiling and testing filters offline.
     /// The corresponding C function is `pcap_open_dead_with_tstamp_precision`.
     public static func openDead(dataLinkType: Int32, snapshotLength: Int32 = 65535) -> CaptureHandle? {
-        guard let dead = pcap_open_dead_with_tstamp_precision(
-            dataLinkType, snapshotLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
+        guard
+            let dead = pcap_open_dead_with_tstamp_precision(
+                dataLinkType, snapshotLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
         else { return nil }
         return CaptureHandle(handle: dead, sourceName: "(filter)", nanosecondTimestamps: true)
     }
@@ -244,10 +247,11 @@ private func dispatchCallback(
     // and release per packet.
     Unmanaged<DispatchContext>.fromOpaque(user)._withUnsafeGuaranteedRef { context in
         let fraction = Int64(h.ts.tv_usec) &* (context.nanoseconds ? 1 : 1000)
-        context.body(CapturedFrame(
-            timestamp: Timestamp(nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ fraction),
-            bytes: UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen)),
-            wireLength: Int(h.len)))
+        context.body(
+            CapturedFrame(
+                timestamp: Timestamp(nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ fraction),
+                bytes: UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen)),
+                wireLength: Int(h.len)))
     }
 }
 

@@ -52,13 +52,17 @@ public struct NetworkInterface: Sendable, Equatable {
             var entry = current.pointee.addresses
             while let item = entry {
                 if let address = ipAddress(item.pointee.addr) {
-                    addresses.append(InterfaceAddress(address: address, prefixLength: ipAddress(item.pointee.netmask).map(prefixLength)))
+                    addresses.append(
+                        InterfaceAddress(
+                            address: address, prefixLength: ipAddress(item.pointee.netmask).map(prefixLength)))
                 }
                 entry = item.pointee.next
             }
-            interfaces.append(NetworkInterface(
-                name: String(cString: current.pointee.name), description: current.pointee.description.map { String(cString: $0) },
-                addresses: addresses))
+            interfaces.append(
+                NetworkInterface(
+                    name: String(cString: current.pointee.name),
+                    description: current.pointee.description.map { String(cString: $0) },
+                    addresses: addresses))
             device = current.pointee.next
         }
         return interfaces

@@ -29,7 +29,8 @@ public final class SavefileWriter {
         header.len = UInt32(frame.count)
         guard let base = frame.baseAddress else { return }
         withUnsafePointer(to: &header) { headerPointer in
-            pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self),
+            pcap_dump(
+                UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self),
                 headerPointer, base.assumingMemoryBound(to: UInt8.self))
         }
     }

@@ -48,7 +48,8 @@ final class Channel {
     init(_ configuration: ResolverConfiguration) throws(ResolverError) {
         try ResolverError.check(libraryStatus, "ares_library_init")
         var options = ares_options()
-        let milliseconds = configuration.queryTimeout.components.seconds * 1000
+        let milliseconds =
+            configuration.queryTimeout.components.seconds * 1000
             + configuration.queryTimeout.components.attoseconds / 1_000_000_000_000_000
         precondition(milliseconds > 0 && milliseconds <= Int64(Int32.max), "a query timeout must be 1 ms or more")
         precondition(configuration.attempts > 0, "a query must be sent at least once")
@@ -76,15 +77,17 @@ final class Channel {
     /// calls `process`, or in `deinit`. The corresponding C function is `ares_query`.
     func query(_ name: String, type: RecordType, completion: @escaping Completion) {
         let box = Unmanaged.passRetained(CompletionBox(completion, query: "\(type) \(name)")).toOpaque()
-        ares_query(channel, name, internetClass, type.rawValue, { argument, status, _, answer, length in
-            // c-ares calls back exactly once per query, so the box is released exactly once.
-            let box = Unmanaged<CompletionBox>.fromOpaque(argument!).takeRetainedValue()
-            guard status == ARES_SUCCESS, let answer else {
-                box.completion(.failure(ResolverError(box.query, status: status)))
-                return
-            }
-            box.completion(.success(Array(UnsafeBufferPointer(start: answer, count: Int(length)))))
-        }, box)
+        ares_query(
+            channel, name, internetClass, type.rawValue,
+            { argument, status, _, answer, length in
+                // c-ares calls back exactly once per query, so the box is released exactly once.
+                let box = Unmanaged<CompletionBox>.fromOpaque(argument!).takeRetainedValue()
+                guard status == ARES_SUCCESS, let answer else {
+                    box.completion(.failure(ResolverError(box.query, status: status)))
+                    return
+                }
+                box.completion(.success(Array(UnsafeBufferPointer(start: answer, count: Int(length)))))
+            }, box)
     }
 
     /// A socket c-ares wants watched, and for what.

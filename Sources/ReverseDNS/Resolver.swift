@@ -64,10 +64,12 @@ public final class Resolver: Sendable {
         let loop = EventLoop(channel: try Channel(configuration), shared: shared, configuration: configuration)
         let box = Unmanaged.passRetained(loop).toOpaque()
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, box)
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, box)
         precondition(status == 0, "pthread_create failed: \(status)")
         self.thread = thread
     }

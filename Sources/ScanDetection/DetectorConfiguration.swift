@@ -58,8 +58,9 @@ public struct DetectorConfiguration: Sendable {
     /// A source connecting through its operating system's stack to hosts in at least this many
     /// unrelated networks (IPv4 /16s, IPv6 /32s), or to a new network for more than every second
     /// first contact, is a client reaching peers across the Internet — a peer-to-peer program
-    /// bootstrapping, where many attempts fail — not a scan of one network, and is not declared. Raw-packet scanners (zmap, masscan, nmap -sS) are not
-    /// affected, nor is anyone scanning one network; an Internet-wide sweep made with the
+    /// bootstrapping, where many attempts fail — not a scan of one network, and is not declared.
+    /// Raw-packet scanners (zmap, masscan, nmap -sS) are not affected, nor is anyone scanning
+    /// one network; an Internet-wide sweep made with the
     /// operating system's connect() is the price: it goes unreported. Sixteen networks is far
     /// beyond a scan of a site's address space and well inside a P2P bootstrap (81 peers, 25
     /// networks in its first second in the Gnutella capture).

@@ -22,18 +22,36 @@ struct SipHash13: Sendable {
         var v3 = k1 ^ 0x7465_6462_7974_6573
         @inline(__always)
         func round() {
-            v0 &+= v1; v1 = v1.rotatedLeft(13); v1 ^= v0; v0 = v0.rotatedLeft(32)
-            v2 &+= v3; v3 = v3.rotatedLeft(16); v3 ^= v2
-            v0 &+= v3; v3 = v3.rotatedLeft(21); v3 ^= v0
-            v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
+            v0 &+= v1
+            v1 = v1.rotatedLeft(13)
+            v1 ^= v0
+            v0 = v0.rotatedLeft(32)
+            v2 &+= v3
+            v3 = v3.rotatedLeft(16)
+            v3 ^= v2
+            v0 &+= v3
+            v3 = v3.rotatedLeft(21)
+            v3 ^= v0
+            v2 &+= v1
+            v1 = v1.rotatedLeft(17)
+            v1 ^= v2
+            v2 = v2.rotatedLeft(32)
         }
         // One compression round per message word, then the length block (16 bytes).
-        v3 ^= m0; round(); v0 ^= m0
-        v3 ^= m1; round(); v0 ^= m1
+        v3 ^= m0
+        round()
+        v0 ^= m0
+        v3 ^= m1
+        round()
+        v0 ^= m1
         let length = UInt64(16) << 56
-        v3 ^= length; round(); v0 ^= length
+        v3 ^= length
+        round()
+        v0 ^= length
         v2 ^= 0xFF
-        round(); round(); round()
+        round()
+        round()
+        round()
         return v0 ^ v1 ^ v2 ^ v3
     }
 }

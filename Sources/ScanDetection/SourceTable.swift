@@ -1,8 +1,9 @@
 import CPrefetch
 import Synchronization
 public import WireFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A fixed-capacity table of per-source state that capture threads update concurrently without
@@ -296,7 +297,8 @@ public final class SourceTable: @unchecked Sendable {
             w.pointee.store(desired, ordering: .relaxed)
             return (true, found)
         }
-        let (exchanged, original) = w.pointee.weakCompareExchange(expected: expected, desired: desired, ordering: .relaxed)
+        let (exchanged, original) = w.pointee.weakCompareExchange(
+            expected: expected, desired: desired, ordering: .relaxed)
         return (exchanged, original)
     }
 
@@ -404,8 +406,10 @@ public final class SourceTable: @unchecked Sendable {
     /// Takes a slot away from `tag` and zeroes its fields, leaving the tag `busy`; false if the
     /// slot no longer holds `tag`.
     private func scrub(_ slot: Int, tag: UInt64) -> Bool {
-        guard tagWord(slot).pointee.compareExchange(
-            expected: tag, desired: Self.busy, ordering: .acquiringAndReleasing).exchanged
+        guard
+            tagWord(slot).pointee.compareExchange(
+                expected: tag, desired: Self.busy, ordering: .acquiringAndReleasing
+            ).exchanged
         else { return false }
         for field in 0..<Self.wordsPerSlot { store(slot, field, 0) }
         return true
@@ -516,8 +520,9 @@ public final class SourceTable: @unchecked Sendable {
         let state = word(slot, Field.state)
         // Read first: once the sample is full, no atomic read-modify-write is spent. Racing
         // threads can push the count a little past the sample size; 5 bits leave room.
-        guard (state.pointee.load(ordering: .relaxed) & State.sampleCountMask) >> State.sampleCountShift
-            < DetectorConfiguration.portSampleSize
+        guard
+            (state.pointee.load(ordering: .relaxed) & State.sampleCountMask) >> State.sampleCountShift
+                < DetectorConfiguration.portSampleSize
         else { return }
         let old = addReturningOld(state, 1 << State.sampleCountShift)
         let index = Int((old & State.sampleCountMask) >> State.sampleCountShift)
@@ -529,7 +534,8 @@ public final class SourceTable: @unchecked Sendable {
     /// Records `packet`'s hash as the source's latest SYN; true if the previous SYN had the
     /// same hash (a retransmission, or a copy: the caller checks the gap).
     func repeatsLatestSYN(_ slot: Int, _ packet: DecodedPacket) -> Bool {
-        let key = Self.fold(packet.destination) ^ (UInt64(packet.sourcePort) << 48 | UInt64(packet.destinationPort) << 32)
+        let key =
+            Self.fold(packet.destination) ^ (UInt64(packet.sourcePort) << 48 | UInt64(packet.destinationPort) << 32)
             ^ UInt64(packet.sequenceNumber)
         let mark = (Self.mix(key ^ pairKey) >> 49 | 1) << State.lastSYNShift  // 15 bits, odd
         let w = word(slot, Field.state)
@@ -644,13 +650,20 @@ public final class SourceTable: @unchecked Sendable {
     static func naturalLog(_ x: Double) -> Double {
         var y = x
         var halvings = 0.0
-        while y > 2 { y /= 2; halvings += 1 }
+        while y > 2 {
+            y /= 2
+            halvings += 1
+        }
         let z = (y - 1) / (y + 1)
         let z2 = z * z
         var term = z
         var sum = 0.0
         var k = 1.0
-        while k < 60 { sum += term / k; term *= z2; k += 2 }
+        while k < 60 {
+            sum += term / k
+            term *= z2
+            k += 2
+        }
         return 2 * sum + halvings * 0.693_147_180_559_945_3
     }
 
@@ -661,7 +674,8 @@ public final class SourceTable: @unchecked Sendable {
         guard state & State.ready != 0, tag & 1 == 1 else { return nil }
         let stealth = stealthProbes(slot)
         var ports: [UInt16] = []
-        let sampled = min(Int((state & State.sampleCountMask) >> State.sampleCountShift), DetectorConfiguration.portSampleSize)
+        let sampled = min(
+            Int((state & State.sampleCountMask) >> State.sampleCountShift), DetectorConfiguration.portSampleSize)
         for i in 0..<sampled {
             ports.append(UInt16(truncatingIfNeeded: load(slot, Field.portSample + i / 4) >> (UInt64(i & 3) * 16)))
         }
@@ -671,13 +685,15 @@ public final class SourceTable: @unchecked Sendable {
             declared: state & State.declared != 0,
             targetsInside: state & State.targetsInside != 0,
             targetsOutside: state & State.targetsOutside != 0,
-            decidedBy: state & State.bySequentialTest != 0 ? .sequentialTest
+            decidedBy: state & State.bySequentialTest != 0
+                ? .sequentialTest
                 : state & State.byFingerprint != 0 ? .toolFingerprint : .unansweredContacts,
             firstSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.firstSeen))),
             lastSeen: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.lastSeen))),
             declaredAt: Timestamp(nanoseconds: Int64(bitPattern: load(slot, Field.declaredAt))),
-            probes: Int(load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes)
-                &+ load(slot, Field.icmpProbes)) + stealth.fin + stealth.null + stealth.xmas
+            probes: Int(
+                load(slot, Field.stackSYNs) &+ load(slot, Field.rawSYNs) &+ load(slot, Field.udpProbes)
+                    &+ load(slot, Field.icmpProbes)) + stealth.fin + stealth.null + stealth.xmas
                 + lane(slot, Field.handshakes, .high) + lane(slot, Field.halfOpenResets, .high),
             contacts: Int(load(slot, Field.contacts)),
             successes: Int(load(slot, Field.outcomes) & 0xFFFF_FFFF),
@@ -711,9 +727,13 @@ enum StealthKind: UInt8 {
     static let laneMask: UInt64 = (1 << 21) - 1
 
     init(_ flags: TCPFlags) {
-        if flags.isSuperset(of: [.fin, .psh, .urg]) { self = .xmas }
-        else if flags.contains(.fin) { self = .fin }
-        else { self = .null }
+        if flags.isSuperset(of: [.fin, .psh, .urg]) {
+            self = .xmas
+        } else if flags.contains(.fin) {
+            self = .fin
+        } else {
+            self = .null
+        }
     }
 }
 

@@ -102,7 +102,9 @@ public enum ToolFingerprint {
         /// Nil for a word that holds no reference yet.
         init?(word: UInt64) {
             guard let kind = Kind(rawValue: word >> 30 & 3) else { return nil }
-            (self.kind, high, low) = (kind, UInt32(truncatingIfNeeded: word >> 32), UInt32(truncatingIfNeeded: word) & Self.lowMask)
+            (self.kind, high, low) = (
+                kind, UInt32(truncatingIfNeeded: word >> 32), UInt32(truncatingIfNeeded: word) & Self.lowMask
+            )
         }
 
         var word: UInt64 { UInt64(high) << 32 | kind.rawValue << 30 | UInt64(low) }
@@ -156,7 +158,8 @@ public enum ToolFingerprint {
         let randomTTL = previous.map { UInt32(p.ttl) != $0.low } ?? (p.ttl <= nmapMaximumTTL)
         if dataless && randomTTL { marks.insert(.nmapShape) }
         let reference = (previous ?? Reference(p)).high
-        let repeated = isEcho
+        let repeated =
+            isEcho
             ? UInt32(p.destinationPort) == reference
             : (UInt32(p.sourcePort) &- reference &+ sourcePortDrift) <= 2 * sourcePortDrift  // within ±drift
         if repeated { marks.insert(.repeatedSequence) }

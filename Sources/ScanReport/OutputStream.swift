@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a sink's lines go. Bytes, not `String`s: the JSON writer builds each line in a

@@ -49,7 +49,8 @@ public final class TableSink: EventSink {
             "\(s.episodes) scan episode\(s.episodes == 1 ? "" : "s"); \(s.packets) packets, "
                 + "\(s.decoded) decoded, \(s.malformed) malformed, \(s.kernelDrops) dropped by the kernel; "
                 + "\(s.sourcesTracked) sources tracked, \(s.evictions) evicted, \(s.untracked) untracked; "
-                + "\(s.fragmentsReassembled) fragmented datagrams reassembled, \(s.fragmentOverlaps) overlapping fragments\n")
+                + "\(s.fragmentsReassembled) fragmented datagrams reassembled, \(s.fragmentOverlaps) overlapping fragments\n"
+        )
         output.flush()
     }
 }

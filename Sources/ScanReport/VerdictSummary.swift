@@ -35,6 +35,8 @@ public struct VerdictSummary: Sendable, Equatable {
 
     /// Organisations by descending probes, then name.
     public var organizationsByProbes: [(String, Tally)] {
-        organizations.sorted { $0.value.probes != $1.value.probes ? $0.value.probes > $1.value.probes : $0.key < $1.key }
+        organizations.sorted {
+            $0.value.probes != $1.value.probes ? $0.value.probes > $1.value.probes : $0.key < $1.key
+        }
     }
 }

@@ -38,16 +38,26 @@ enum ClassifierSetup {
         configuration.demotedOrganizations = options.demoted
         configuration.droppedOrganizations = options.dropped
         let knowledge: KnowledgeBase
-        let allowLists: [AddressList], denyLists: [AddressList]
-        let iscFeed: ISCResearchFeed?, asnDatabase: ASNDatabase?
+        let allowLists: [AddressList]
+        let denyLists: [AddressList]
+        let iscFeed: ISCResearchFeed?
+        let asnDatabase: ASNDatabase?
         do throws(KnowledgeFileError) {
             var merged = try KnowledgeBase.load(path: shipped)
             for path in options.knowledgeFiles { merged = merged.merged(with: try KnowledgeBase.load(path: path)) }
             knowledge = merged
-            allowLists = try options.allowLists.map { (path) throws(KnowledgeFileError) in try AddressList.load(path: path) }
-            denyLists = try options.denyLists.map { (path) throws(KnowledgeFileError) in try AddressList.load(path: path) }
-            iscFeed = try options.iscFeed.map { (path) throws(KnowledgeFileError) in try ISCResearchFeed.load(path: path) }
-            asnDatabase = try options.asnDatabase.map { (path) throws(KnowledgeFileError) in try ASNDatabase.load(path: path) }
+            allowLists = try options.allowLists.map { (path) throws(KnowledgeFileError) in
+                try AddressList.load(path: path)
+            }
+            denyLists = try options.denyLists.map { (path) throws(KnowledgeFileError) in
+                try AddressList.load(path: path)
+            }
+            iscFeed = try options.iscFeed.map { (path) throws(KnowledgeFileError) in
+                try ISCResearchFeed.load(path: path)
+            }
+            asnDatabase = try options.asnDatabase.map { (path) throws(KnowledgeFileError) in
+                try ASNDatabase.load(path: path)
+            }
         } catch {
             throw SensorError.runtime(error.description)
         }

@@ -29,7 +29,9 @@ public enum ClassifyCommand {
 
         resolve(addresses)
         for address in addresses {
-            sink.verdict(for: address, classifier.classify(address: address, observed: Observation(), ptr: ptr(address)).classification)
+            sink.verdict(
+                for: address,
+                classifier.classify(address: address, observed: Observation(), ptr: ptr(address)).classification)
         }
         guard let episodes else { return }
         let text: String
@@ -60,7 +62,8 @@ public enum ClassifyCommand {
             case "scan":
                 guard let episode = Episode(scanLine: object) else {
                     writeLines()
-                    throw SensorError.runtime("\(episodes):\(index + 1): a scan line without a valid src, first_seen or last_seen")
+                    throw SensorError.runtime(
+                        "\(episodes):\(index + 1): a scan line without a valid src, first_seen or last_seen")
                 }
                 lines.append((line, episode))
             case "summary": continue  // counted under the old verdicts: stale once relabelled

@@ -1,8 +1,9 @@
 import DShieldReport
 import Foundation
 public import ScanReport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `scantap dshield submit|status`: sends what the spool holds, or says what it holds.
@@ -42,7 +43,8 @@ public enum DShieldCommand {
                 throw SensorError.runtime(error.description)
             }
             func saved(_ file: String) -> String {
-                DataFiles.read(options.dshield.spool + "/" + file)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "null"
+                DataFiles.read(options.dshield.spool + "/" + file)?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    ?? "null"
             }
             output.write(
                 "{\"event\":\"spool\",\"directory\":\(jsonString(options.dshield.spool)),"
@@ -69,7 +71,9 @@ public enum DShieldCommand {
             switch result {
             case .success(.done): break
             case .success(.retry(let after)):
-                throw SensorError.runtime("submission failed; \(((try? spool.pendingRecords) ?? 0)) records stay spooled; retry in \(after.components.seconds) s")
+                throw SensorError.runtime(
+                    "submission failed; \(((try? spool.pendingRecords) ?? 0)) records stay spooled; retry in \(after.components.seconds) s"
+                )
             case .failure(let error): throw SensorError.runtime(error.description)
             }
         }
@@ -81,19 +85,24 @@ public enum DShieldCommand {
     /// - Throws: `SensorError.usage` for a URL that is not http or https with a host;
     ///   `.runtime` for a dshield.ini without `userid` or `apikey`, which every POST needs (a
     ///   clear message now rather than a refusal from DShield at the first submission).
-    static func makeSubmitter(config: DShieldConfig, url option: String?, spool: Spool) throws(SensorError) -> Submitter {
+    static func makeSubmitter(config: DShieldConfig, url option: String?, spool: Spool) throws(SensorError) -> Submitter
+    {
         let url: URL
         if let text = option ?? config.submitURL {
             let name = option == nil ? "submiturl in the dshield.ini" : "--dshield-url"
             guard let parsed = URL(string: text), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
-                  !(parsed.host ?? "").isEmpty
+                !(parsed.host ?? "").isEmpty
             else { throw SensorError.usage("\(name): '\(text)' is not an http or https URL with a host") }
             url = parsed
         } else {
             url = SubmitterConfiguration.officialURL
         }
-        guard config.userID > 0 else { throw SensorError.runtime("dshield.ini: no userid (the number of your DShield account) in [DShield]") }
-        guard !config.apiKey.isEmpty else { throw SensorError.runtime("dshield.ini: no apikey (from your DShield account page) in [DShield]") }
+        guard config.userID > 0 else {
+            throw SensorError.runtime("dshield.ini: no userid (the number of your DShield account) in [DShield]")
+        }
+        guard !config.apiKey.isEmpty else {
+            throw SensorError.runtime("dshield.ini: no apikey (from your DShield account page) in [DShield]")
+        }
         // ISC asks API clients for contact information in the User-Agent.
         let contact = config.email.isEmpty ? "" : "; " + config.email
         return Submitter(
@@ -107,16 +116,19 @@ public enum DShieldCommand {
     /// The JSON line that `submit` prints and `status` shows as `last_submit`: one attempt's
     /// outcome. `next` (the live sensor's next attempt) is appended when known.
     static func statusLine(
-        time: Date, submitted: Int, expired: Int, rejected: Int, spool: Spool, result: Result<SubmissionOutcome, SpoolError>,
+        time: Date, submitted: Int, expired: Int, rejected: Int, spool: Spool,
+        result: Result<SubmissionOutcome, SpoolError>,
         failure: String?, next: Date?
     ) -> String {
-        var line = "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
+        var line =
+            "{\"event\":\"submit\",\"time\":\(Int64(time.timeIntervalSince1970)),\"submitted\":\(submitted),"
             + "\"expired\":\(expired),\"rejected\":\(rejected),\"pending_records\":\(((try? spool.pendingRecords) ?? 0)),"
             + "\"possible_duplicates\":\(spool.possibleDuplicates)"
         switch result {
         case .success(.done): line += ",\"outcome\":\"done\""
         case .success(.retry(let after)):
-            line += ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds),\"error\":\(jsonString(failure ?? "unknown"))"
+            line +=
+                ",\"outcome\":\"retry\",\"retry_after\":\(after.components.seconds),\"error\":\(jsonString(failure ?? "unknown"))"
         case .failure(let error): line += ",\"outcome\":\"error\",\"error\":\(jsonString(error.description))"
         }
         if let next { line += ",\"next_attempt\":\(Int64(next.timeIntervalSince1970.rounded(.up)))" }

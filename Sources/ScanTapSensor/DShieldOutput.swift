@@ -19,7 +19,8 @@ struct DShieldSettings: Sendable {
         let before = records.count
         records.removeAll { isResearch($0.source) }
         if records.count < before {
-            DShieldCommand.log("\(before - records.count) records from research scanners left out (--dshield-exclude research)")
+            DShieldCommand.log(
+                "\(before - records.count) records from research scanners left out (--dshield-exclude research)")
         }
     }
 
@@ -102,7 +103,8 @@ final class DShieldOutput {
         records.sort { $0.time < $1.time }
         let userID = settings.config?.userID ?? options.userID
         if let path = options.textFile {
-            try write(DShieldTextFormat(userID: userID, client: "scantap \(Sensor.version)").document(records), to: path)
+            try write(
+                DShieldTextFormat(userID: userID, client: "scantap \(Sensor.version)").document(records), to: path)
         }
         if let path = options.jsonFile {
             try write(DShieldJSONFormat.unsignedBody(records) + "\n", to: path)

@@ -1,6 +1,7 @@
 import ScannerClassification
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the files that ship with ScanTap (`bpf/`, `knowledge/`) are found at run time.

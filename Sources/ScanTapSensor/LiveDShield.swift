@@ -49,7 +49,10 @@ final class LiveDShield: Sendable {
     /// - Throws: `SensorError.runtime` when the spool cannot be opened (or another process owns
     ///   it) or the dshield.ini lacks `userid` or `apikey`, `.usage` for a bad `--dshield-url`
     ///   or `submiturl`.
-    init(options: SensorOptions.DShieldOptions, settings: DShieldSettings, config: DShieldConfig, isScanner: @escaping @Sendable (IPAddress) -> Bool) throws(SensorError) {
+    init(
+        options: SensorOptions.DShieldOptions, settings: DShieldSettings, config: DShieldConfig,
+        isScanner: @escaping @Sendable (IPAddress) -> Bool
+    ) throws(SensorError) {
         state = Mutex(State(flows: FlowTable(settings.flows, sourceIsScanner: isScanner)))
         self.settings = settings
         let spool: Spool
@@ -63,12 +66,16 @@ final class LiveDShield: Sendable {
         let schedule = SubmissionSchedule(interval: .seconds(options.submitInterval), using: &random)
         let directory = options.spool
         scheduled = ScheduledSubmitter(
-            submitter: try DShieldCommand.makeSubmitter(config: config, url: options.url, spool: spool), schedule: schedule
+            submitter: try DShieldCommand.makeSubmitter(config: config, url: options.url, spool: spool),
+            schedule: schedule
         ) { attempt in
-            if case .failure(let error) = attempt.result { DShieldCommand.log("submission stopped by the spool: \(error)") }
+            if case .failure(let error) = attempt.result {
+                DShieldCommand.log("submission stopped by the spool: \(error)")
+            }
             DShieldCommand.writeStatus(
                 DShieldCommand.statusLine(
-                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired, rejected: attempt.rejected,
+                    time: attempt.time, submitted: attempt.submitted, expired: attempt.expired,
+                    rejected: attempt.rejected,
                     spool: spool,
                     result: attempt.result, failure: attempt.failure, next: attempt.next),
                 result: attempt.result, spool: directory)
@@ -131,7 +138,9 @@ final class LiveDShield: Sendable {
     /// Waits up to `exitGrace` for `runSubmissions()` to return.
     func awaitSubmissions() {
         if submissionsEnded.wait(timeout: .now() + .seconds(Int(Self.exitGrace.components.seconds))) == .timedOut {
-            DShieldCommand.log("a submission was still in progress at exit; its batch will be sent again and counted as possible duplicates")
+            DShieldCommand.log(
+                "a submission was still in progress at exit; its batch will be sent again and counted as possible duplicates"
+            )
         }
     }
 

@@ -27,9 +27,12 @@ struct FrameDecoder {
 
     /// Decodes `frame` into `packet`; true if it is an IP packet the detector should see.
     @inline(__always)
-    mutating func decode(_ frame: CapturedFrame, linkType: LinkType, into packet: UnsafeMutablePointer<DecodedPacket>) -> Bool {
+    mutating func decode(_ frame: CapturedFrame, linkType: LinkType, into packet: UnsafeMutablePointer<DecodedPacket>)
+        -> Bool
+    {
         packets &+= 1
-        switch reassembler.decode(frame.bytes, wireLength: frame.wireLength, linkType: linkType,
+        switch reassembler.decode(
+            frame.bytes, wireLength: frame.wireLength, linkType: linkType,
             timestamp: frame.timestamp, into: &packet.pointee)
         {
         case .decoded:

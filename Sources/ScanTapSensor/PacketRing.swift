@@ -1,7 +1,8 @@
 import Synchronization
 import WireFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A single-producer, single-consumer ring of decoded packets: how `read` splits the work

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Gives up root after the capture handles are open, as tcpdump's `-Z` does: supplementary

@@ -1,13 +1,14 @@
 import Dispatch
-import Synchronization
-import ScanDetection
-public import ScanReport
 import PacketCapture
 import ReverseDNS
+import ScanDetection
+public import ScanReport
 import ScannerClassification
+import Synchronization
 import WireFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A whole `scantap` run: opens the captures, feeds the detector, reports episodes and
@@ -73,7 +74,8 @@ public final class Sensor: @unchecked Sendable {
         for file in files where file != "-" && access(file, R_OK) != 0 {
             throw SensorError.runtime("\(file): \(String(cString: strerror(errno)))")
         }
-        let dshield = options.dshield.wanted
+        let dshield =
+            options.dshield.wanted
             ? DShieldOutput(
                 options: options.dshield, settings: try dshieldSettings(),
                 isScanner: { [detector] in detector.isDeclared($0) })
@@ -97,25 +99,28 @@ public final class Sensor: @unchecked Sendable {
             alerted = true
             self.report(alert)
         }
-        while ring.consume(limit: Self.detectorRun, { packets in
-            dshield?.process(packets)
-            // Sweeps happen right after the packet whose time crosses the sweep time, whatever
-            // the run sizes the ring hands over: episode boundaries depend on the capture only.
-            var start = 0
-            for i in packets.indices where packets[i].timestamp.nanoseconds >= nextSweep {
-                detector.process(UnsafeBufferPointer(rebasing: packets[start...i]), onAlert: onAlert)
-                start = i + 1
-                if nextSweep != .min { report(detector.sweep(now: packets[i].timestamp)) }
-                nextSweep = packets[i].timestamp.nanoseconds &+ sweepInterval
-            }
-            if start < packets.count {
-                detector.process(UnsafeBufferPointer(rebasing: packets[start...]), onAlert: onAlert)
-            }
-            if alerted {
-                flushAlerts()
-                alerted = false
-            }
-        }) {}
+        while ring.consume(
+            limit: Self.detectorRun,
+            { packets in
+                dshield?.process(packets)
+                // Sweeps happen right after the packet whose time crosses the sweep time, whatever
+                // the run sizes the ring hands over: episode boundaries depend on the capture only.
+                var start = 0
+                for i in packets.indices where packets[i].timestamp.nanoseconds >= nextSweep {
+                    detector.process(UnsafeBufferPointer(rebasing: packets[start...i]), onAlert: onAlert)
+                    start = i + 1
+                    if nextSweep != .min { report(detector.sweep(now: packets[i].timestamp)) }
+                    nextSweep = packets[i].timestamp.nanoseconds &+ sweepInterval
+                }
+                if start < packets.count {
+                    detector.process(UnsafeBufferPointer(rebasing: packets[start...]), onAlert: onAlert)
+                }
+                if alerted {
+                    flushAlerts()
+                    alerted = false
+                }
+            })
+        {}
         readerDone.wait()
 
         // A usage error before any packet was read (a bad filter) leaves nothing to report.
@@ -136,7 +141,8 @@ public final class Sensor: @unchecked Sendable {
         // The dshield.ini and the home network are settled first: a mistake there stops the run
         // before any interface is opened. The ini is read now, while it is still readable (it is
         // its owner's, mode 0600, and -Z may drop that owner's rights).
-        let dshieldSettings = options.dshield.configFile == nil
+        let dshieldSettings =
+            options.dshield.configFile == nil
             ? nil : try dshieldSettings(interfaces: interfaces)
         var captures: [(handle: CaptureHandle, linkType: LinkType)] = []
         do throws(CaptureError) {
@@ -173,7 +179,9 @@ public final class Sensor: @unchecked Sendable {
             signal(SIGHUP, SIG_DFL)
         }
 
-        let workers = captures.map { LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector, dshield: dshield) }
+        let workers = captures.map {
+            LiveWorker(handle: $0.handle, linkType: $0.linkType, detector: detector, dshield: dshield)
+        }
         let group = DispatchGroup()
         let failures = Mutex<[SensorError]>([])
         for worker in workers {
@@ -251,7 +259,8 @@ public final class Sensor: @unchecked Sendable {
             settings.isResearch = { [self] address in
                 let classifier = sinkLock.withLock { _ in self.classifier }
                 let ptr = resolver?.cached(address)?.ptr
-                return classifier?.classify(address: address, observed: Observation(), ptr: ptr).classification.verdict == .research
+                return classifier?.classify(address: address, observed: Observation(), ptr: ptr).classification.verdict
+                    == .research
             }
         }
         return settings
@@ -305,7 +314,9 @@ public final class Sensor: @unchecked Sendable {
         statistics.evictions = detector.table.evictions
         statistics.untracked = detector.table.untracked
         sinkLock.withLock { _ in
-            if let held = alertLimit.drain() { sink.alertsSuppressed(count: held.count, first: held.first, last: held.last) }
+            if let held = alertLimit.drain() {
+                sink.alertsSuppressed(count: held.count, first: held.first, last: held.last)
+            }
             statistics.episodes = episodesReported
             sink.finish(statistics)
         }
@@ -332,15 +343,17 @@ private final class LiveWorker: @unchecked Sendable {
 
     /// Captures until stopped. `afterAlerts` runs after each batch that raised alerts.
     func run(onAlert: (Alert) -> Void, afterAlerts: () -> Void) throws(CaptureError) {
-        _ = try handle.run({ frame in
-            if pipeline.consume(frame, linkType: linkType, onAlert: onAlert) { afterAlerts() }
-        }, batchEnd: {
-            // Whatever libpcap handed over is processed before waiting for more: a batch never
-            // waits for its 32nd packet. The clock is published once per batch, not per packet:
-            // the sweeper needs it to the second.
-            if pipeline.flush(onAlert: onAlert) { afterAlerts() }
-            latest.store(pipeline.frames.clock.nanoseconds, ordering: .relaxed)
-        })
+        _ = try handle.run(
+            { frame in
+                if pipeline.consume(frame, linkType: linkType, onAlert: onAlert) { afterAlerts() }
+            },
+            batchEnd: {
+                // Whatever libpcap handed over is processed before waiting for more: a batch never
+                // waits for its 32nd packet. The clock is published once per batch, not per packet:
+                // the sweeper needs it to the second.
+                if pipeline.flush(onAlert: onAlert) { afterAlerts() }
+                latest.store(pipeline.frames.clock.nanoseconds, ordering: .relaxed)
+            })
     }
 }
 
@@ -356,7 +369,7 @@ private func install(_ filter: FilterLibrary.Filter, on handle: CaptureHandle) t
     }
     do {
         try handle.setFilter(try compiler.compile(filter.expression(forDataLinkType: handle.dataLinkType)))
-    } catch where error.kind == .filterSyntax {
+    } catch  where error.kind == .filterSyntax {
         throw CaptureError(.filterSyntax, source: handle.sourceName, message: error.message)
     }
 }
@@ -397,9 +410,10 @@ private final class SavefileReader: @unchecked Sendable {
                 defer { stopper.unwatch(handle) }
                 // Published on error too: every packet before a truncation reaches the detector.
                 defer { producer.publish() }
-                _ = try handle.run({ frame in
-                    if frames.decode(frame, linkType: linkType, into: producer.nextSlot()) { producer.commit() }
-                }, batchEnd: { producer.publish() })
+                _ = try handle.run(
+                    { frame in
+                        if frames.decode(frame, linkType: linkType, into: producer.nextSlot()) { producer.commit() }
+                    }, batchEnd: { producer.publish() })
             } catch {
                 failure = SensorError(error)
                 return
@@ -462,11 +476,13 @@ private final class Stopper: @unchecked Sendable {
 private func startThread(_ body: @escaping @Sendable () -> Void) {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     var thread = pthread_t()
-    let status = pthread_create(&thread, nil, { raw in
-        let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-        body.run()
-        return nil
-    }, box)
+    let status = pthread_create(
+        &thread, nil,
+        { raw in
+            let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+            body.run()
+            return nil
+        }, box)
     precondition(status == 0, "pthread_create failed: \(status)")
     pthread_detach(thread)
 }

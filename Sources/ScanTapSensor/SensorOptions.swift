@@ -1,7 +1,7 @@
-public import ScanDetection
 public import PacketCapture
-public import WireFormat
 import ReverseDNS
+public import ScanDetection
+public import WireFormat
 
 /// What `scantap` was asked to do, parsed from its arguments. Lives in a library so every form
 /// is unit-tested; the executable only hands over `CommandLine.arguments`.
@@ -116,10 +116,16 @@ public struct SensorOptions: Sendable {
     /// Parses `arguments` (without the program name).
     public init(parsing arguments: [String]) throws(UsageError) {
         var rest = arguments[...]
-        guard let command = rest.popFirst() else { throw UsageError("missing command: read, live, classify or dshield (see --help)") }
+        guard let command = rest.popFirst() else {
+            throw UsageError("missing command: read, live, classify or dshield (see --help)")
+        }
         switch command {
-        case "-h", "--help", "help": mode = .help; return
-        case "-V", "--version", "version": mode = .version; return
+        case "-h", "--help", "help":
+            mode = .help
+            return
+        case "-V", "--version", "version":
+            mode = .version
+            return
         case "read", "live", "classify": break
         case "dshield":
             guard let word = rest.popFirst(), let action = DShieldAction(rawValue: word) else {
@@ -142,7 +148,8 @@ public struct SensorOptions: Sendable {
         func integer(_ option: String, _ range: ClosedRange<Int>) throws(UsageError) -> Int {
             let text = try value(option)
             guard let n = Int(text), range.contains(n) else {
-                throw UsageError("option \(option): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
+                throw UsageError(
+                    "option \(option): '\(text)' is not a number in \(range.lowerBound)...\(range.upperBound)")
             }
             return n
         }
@@ -175,7 +182,9 @@ public struct SensorOptions: Sendable {
                 return
             case "--format":
                 let text = try value(argument)
-                guard let f = Format(rawValue: text) else { throw UsageError("--format must be table or json, not '\(text)'") }
+                guard let f = Format(rawValue: text) else {
+                    throw UsageError("--format must be table or json, not '\(text)'")
+                }
                 format = f
             case "--filter":
                 filter = try value(argument)
@@ -257,7 +266,9 @@ public struct SensorOptions: Sendable {
                 classification.resolve = true
             case "--resolver":
                 let server = try value(argument)
-                guard DNSServer(server) != nil else { throw UsageError("--resolver: '\(server)' is not ADDR[:PORT] or [IPv6]:PORT") }
+                guard DNSServer(server) != nil else {
+                    throw UsageError("--resolver: '\(server)' is not ADDR[:PORT] or [IPv6]:PORT")
+                }
                 classification.resolver = server
             case "--resolve-wait" where command == "read":
                 classification.resolveWait = try integer(argument, 0...600)
@@ -297,7 +308,9 @@ public struct SensorOptions: Sendable {
             throw UsageError("DShield output needs --home-net CIDR,...: the network whose inbound flows are reported")
         }
         if case .dshield(let action) = mode {
-            guard files.isEmpty else { throw UsageError("unexpected argument '\(files[0])' for dshield \(action.rawValue)") }
+            guard files.isEmpty else {
+                throw UsageError("unexpected argument '\(files[0])' for dshield \(action.rawValue)")
+            }
             if action == .submit && dshield.configFile == nil {
                 throw UsageError("dshield submit needs --dshield-config FILE (the user id and API key)")
             }
@@ -309,7 +322,9 @@ public struct SensorOptions: Sendable {
             }
             var addresses: [IPAddress] = []
             for text in files {
-                guard let address = IPAddress(text) else { throw UsageError("classify: '\(text)' is not an IP address") }
+                guard let address = IPAddress(text) else {
+                    throw UsageError("classify: '\(text)' is not an IP address")
+                }
                 addresses.append(address)
             }
             mode = .classify(addresses: addresses, episodes: episodes)
@@ -325,7 +340,8 @@ public struct SensorOptions: Sendable {
         } else {
             guard !interfaces.isEmpty else { throw UsageError("live needs at least one -i INTERFACE") }
             if let option = dshieldOnlyOption, dshield.configFile == nil {
-                throw UsageError("\(option) needs --dshield-config FILE: live reports to DShield through the spool only")
+                throw UsageError(
+                    "\(option) needs --dshield-config FILE: live reports to DShield through the spool only")
             }
             mode = .live(interfaces: interfaces)
         }

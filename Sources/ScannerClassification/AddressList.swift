@@ -35,7 +35,8 @@ public struct AddressList: Sendable {
             let label = trimmed.dropFirst(block.count).trimmingBlanks()
             do {
                 let prefix = try strictPrefix(block)
-                entries.append(Entry(prefix: prefix, label: label.isEmpty ? nil : String(label), file: file, line: number))
+                entries.append(
+                    Entry(prefix: prefix, label: label.isEmpty ? nil : String(label), file: file, line: number))
             } catch {
                 throw KnowledgeFileError(file: file, line: number, message: error.message)
             }

@@ -57,7 +57,9 @@ public struct AddressRangeTable<Value: Sendable>: Sendable {
 
     /// The lowest `bits` bits set, as an address value.
     private static func ones(_ bits: Int) -> IPAddress {
-        IPAddress(high: bits <= 64 ? 0 : (bits >= 128 ? ~0 : ~0 >> UInt64(128 - bits)), low: bits >= 64 ? ~0 : ~0 >> UInt64(64 - bits))
+        IPAddress(
+            high: bits <= 64 ? 0 : (bits >= 128 ? ~0 : ~0 >> UInt64(128 - bits)),
+            low: bits >= 64 ? ~0 : ~0 >> UInt64(64 - bits))
     }
 
     @usableFromInline
@@ -66,7 +68,8 @@ public struct AddressRangeTable<Value: Sendable>: Sendable {
     /// The value of the most specific block containing `address`, or nil.
     @inlinable
     public func lookup(_ address: IPAddress) -> Value? {
-        let slot = address.isIPv4
+        let slot =
+            address.isIPv4
             ? Self.segment(containing: address.ipv4Value, starts: starts4, slots: slots4)
             : Self.segment(containing: Self.key(address), starts: starts6, slots: slots6)
         return slot < 0 ? nil : values[Int(slot)]

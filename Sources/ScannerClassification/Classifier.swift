@@ -113,7 +113,8 @@ public struct Classifier: EpisodeClassifier {
                 prefix,
                 Attribution(
                     organization: row.organization, confidence: confidence(row),
-                    evidence: "range \(prefix) of \(row.organization) (\(row.place), \(row.confidence))"))
+                    evidence: "range \(prefix) of \(row.organization) (\(row.place), \(row.confidence))")
+            )
         }
         if let iscFeed {
             var typeRows: [String: KnowledgeRow] = [:]
@@ -197,7 +198,8 @@ public struct Classifier: EpisodeClassifier {
             let name = PTRMatcher.normalize(ptr.name)
             let match = "PTR \(name) matches \(organization) (\(rule.text), \(rule.row.place))"
             if !ptr.forwardConfirmed {
-                evidence.append("\(match) but does not forward-confirm: not used, as the address holder can set any PTR")
+                evidence.append(
+                    "\(match) but does not forward-confirm: not used, as the address holder can set any PTR")
             } else if let listed = attribution, listed.organization != organization {
                 evidence.append("forward-confirmed \(match), but the address is listed as \(listed.organization)'s")
             } else {
@@ -228,7 +230,8 @@ public struct Classifier: EpisodeClassifier {
         }
         if let aimed = exploitedServices(observed) {
             if attribution != nil && !configuration.exploitedPortsOverrideResearch {
-                evidence.append("\(aimed); not held against a listed research organisation, as exposure surveys sweep these ports")
+                evidence.append(
+                    "\(aimed); not held against a listed research organisation, as exposure surveys sweep these ports")
             } else {
                 evidence.append(aimed)
                 malicious.append(configuration.exploitedPortsConfidence)
@@ -249,14 +252,16 @@ public struct Classifier: EpisodeClassifier {
         }
         if configuration.demotedOrganizations.contains(organization) {
             evidence.append("\(organization) is demoted by configuration: not called research")
-            return ClassificationResult(verdict: .unknown, organization: organization, evidence: evidence, confidence: 0)
+            return ClassificationResult(
+                verdict: .unknown, organization: organization, evidence: evidence, confidence: 0)
         }
         var confidence = attribution.confidence
         if unclearOrganizations.contains(organization) {
             evidence.append("\(organization)'s identity or ethics are unclear (knowledge base status unclear)")
             confidence = min(confidence, configuration.unclearOrganizationConfidenceCap)
         }
-        return ClassificationResult(verdict: .research, organization: organization, evidence: evidence, confidence: confidence)
+        return ClassificationResult(
+            verdict: .research, organization: organization, evidence: evidence, confidence: confidence)
     }
 
     /// The research organisation whose autonomous system announces `address`, when an
@@ -272,7 +277,9 @@ public struct Classifier: EpisodeClassifier {
     /// The evidence line when the scan touched only a few ports, all of commonly exploited
     /// services; nil otherwise.
     private func exploitedServices(_ observed: Observation) -> String? {
-        guard !observed.ports.isEmpty, observed.distinctPorts <= configuration.exploitedPortScanLimit else { return nil }
+        guard !observed.ports.isEmpty, observed.distinctPorts <= configuration.exploitedPortScanLimit else {
+            return nil
+        }
         var services: [String] = []
         for port in observed.ports {
             guard let service = configuration.exploitedPorts[port] else { return nil }

@@ -87,11 +87,13 @@ public struct ExploitedService: Sendable, Equatable {
         445: .init(name: "smb", reason: "EternalBlue (MS17-010): WannaCry and NotPetya spread through SMB"),
         3389: .init(name: "rdp", reason: "RDP credential brute force and BlueKeep (CVE-2019-0708)"),
         5555: .init(name: "adb", reason: "exposed Android Debug Bridge: ADB.Miner worm (2018)"),
-        7547: .init(name: "tr-069", reason: "CWMP router management: the 2016 Mirai variant behind the Deutsche Telekom outage"),
+        7547: .init(
+            name: "tr-069", reason: "CWMP router management: the 2016 Mirai variant behind the Deutsche Telekom outage"),
         37215: .init(name: "huawei-upnp", reason: "Huawei HG532 CVE-2017-17215, exploited by Satori/Okiru"),
         52869: .init(name: "realtek-upnp", reason: "Realtek SDK miniigd CVE-2014-8361, exploited by Satori"),
         2375: .init(name: "docker", reason: "unauthenticated Docker Engine API: cryptojacking worms (Graboid, 2019)"),
         6379: .init(name: "redis", reason: "unauthenticated Redis: cryptomining worms writing cron jobs and SSH keys"),
-        8291: .init(name: "winbox", reason: "MikroTik Winbox CVE-2018-14847, exploited by Hajime and cryptojacking campaigns"),
+        8291: .init(
+            name: "winbox", reason: "MikroTik Winbox CVE-2018-14847, exploited by Hajime and cryptojacking campaigns"),
     ]
 }

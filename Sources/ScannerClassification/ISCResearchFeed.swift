@@ -101,7 +101,8 @@ public struct ISCResearchFeed: Sendable {
         // An empty feed says so (`<researchs/>`); markup without any (an HTML error page saved in
         // its place) is no feed.
         guard !entries.isEmpty || text.contains("<research") else {
-            throw KnowledgeFileError(file: file, line: 0, message: "not an ISC research feed in XML: no <research> element")
+            throw KnowledgeFileError(
+                file: file, line: 0, message: "not an ISC research feed in XML: no <research> element")
         }
         return entries
     }
@@ -117,7 +118,9 @@ public struct ISCResearchFeed: Sendable {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map {
                 String($0.trimmingBlanks())
             }
-            if entries.isEmpty && columns == nil && fields.contains(where: { ["ipv4", "ip", "type"].contains($0.lowercased()) }) {
+            if entries.isEmpty && columns == nil
+                && fields.contains(where: { ["ipv4", "ip", "type"].contains($0.lowercased()) })
+            {
                 columns = Dictionary(fields.enumerated().map { ($1.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
                 continue
             }
@@ -130,7 +133,9 @@ public struct ISCResearchFeed: Sendable {
                 continue
             }
             let addressIndex = fields.firstIndex { IPAddress($0) != nil }
-            let dates = fields.indices.filter { $0 != addressIndex && fields[$0].wholeMatch(of: /\d{4}-\d{2}-\d{2}.*/) != nil }
+            let dates = fields.indices.filter {
+                $0 != addressIndex && fields[$0].wholeMatch(of: /\d{4}-\d{2}-\d{2}.*/) != nil
+            }
             let type = fields.indices.first { $0 != addressIndex && !dates.contains($0) && !fields[$0].isEmpty }
             entries.append(
                 try entry(

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reading the line-oriented files ScanTap loads (knowledge base, lists, feeds, filter files).
@@ -9,7 +9,9 @@ public enum TextFile {
     ///
     /// - Throws: `KnowledgeFileError` (line 0) with the system's reason.
     public static func read(_ path: String) throws(KnowledgeFileError) -> String {
-        func failure(_ reason: String) -> KnowledgeFileError { KnowledgeFileError(file: path, line: 0, message: "cannot read: \(reason)") }
+        func failure(_ reason: String) -> KnowledgeFileError {
+            KnowledgeFileError(file: path, line: 0, message: "cannot read: \(reason)")
+        }
         var info = stat()
         guard stat(path, &info) == 0 else { throw failure(String(cString: strerror(errno))) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw failure("not a regular file") }
@@ -33,7 +35,9 @@ public enum TextFile {
     static func lines(_ text: String) -> [(number: Int, text: Substring)] {
         var result: [(Int, Substring)] = []
         // Split on scalars: as Characters, "\r\n" is one grapheme and would not split at "\n".
-        for (index, scalars) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, scalars) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated()
+        {
             let raw = Substring(scalars)
             let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
             if line.allSatisfy({ $0 == " " || $0 == "\t" }) || line.hasPrefix("#") { continue }

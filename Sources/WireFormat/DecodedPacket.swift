@@ -122,7 +122,9 @@ public struct QuotedPacket: Sendable, Hashable {
     public var sourcePort: UInt16
     public var destinationPort: UInt16
 
-    public init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16) {
+    public init(
+        source: IPAddress, destination: IPAddress, ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16
+    ) {
         self.source = source
         self.destination = destination
         self.ipProtocol = ipProtocol

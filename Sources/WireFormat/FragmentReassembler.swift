@@ -130,7 +130,8 @@ public final class FragmentReassembler {
         let slot = entry(for: packet)
         let entry = entries + slot
         let buffer = bytes + slot * Self.headerBytes
-        if entry.pointee.state == .done && fragment.offset == 0 && !Self.repeats(fragment, base, entry.pointee, buffer) {
+        if entry.pointee.state == .done && fragment.offset == 0 && !Self.repeats(fragment, base, entry.pointee, buffer)
+        {
             // A different first fragment under a finished key: the sender reused its IP ID for a
             // new datagram (a scanner that keeps one would otherwise get one probe through per
             // `timeout`). The same bytes again are a copy, and stay ignored.
@@ -216,14 +217,17 @@ public final class FragmentReassembler {
         switch entry.transportProtocol {
         case 6:
             // Safe: byte `start + 12` is inside the captured prefix.
-            needed = captured >= start + 13
+            needed =
+                captured >= start + 13
                 ? max(20, Int(buffer.load(fromByteOffset: start + 12, as: UInt8.self) >> 4) * 4) : 20
         case 17:
             needed = 8
         case 1, 58:
             // Safe: byte `start` is inside the captured prefix.
-            let isError = captured > start
-                && PacketDecoder.isICMPError(entry.transportProtocol, buffer.load(fromByteOffset: start, as: UInt8.self))
+            let isError =
+                captured > start
+                && PacketDecoder.isICMPError(
+                    entry.transportProtocol, buffer.load(fromByteOffset: start, as: UInt8.self))
             needed = isError ? headerBytes : 8
         default:
             needed = 0
@@ -234,11 +238,15 @@ public final class FragmentReassembler {
     }
 
     /// Whether a first fragment's captured bytes are the ones its finished datagram began with.
-    private static func repeats(_ fragment: FragmentView, _ base: UnsafeRawPointer, _ entry: Entry, _ buffer: UnsafeMutableRawPointer) -> Bool {
+    private static func repeats(
+        _ fragment: FragmentView, _ base: UnsafeRawPointer, _ entry: Entry, _ buffer: UnsafeMutableRawPointer
+    ) -> Bool {
         // Safe: as for the copy in `reassemble`, bounded by the captured end and the buffer.
         let end = min(fragment.capturedEnd - fragment.start, headerBytes)
         for index in 0..<end where entry.captured & (1 << UInt64(index)) != 0 {
-            if base.load(fromByteOffset: fragment.start + index, as: UInt8.self) != buffer.load(fromByteOffset: index, as: UInt8.self) {
+            if base.load(fromByteOffset: fragment.start + index, as: UInt8.self)
+                != buffer.load(fromByteOffset: index, as: UInt8.self)
+            {
                 return false
             }
         }
@@ -251,8 +259,9 @@ public final class FragmentReassembler {
         let now = packet.timestamp.nanoseconds
         // RFC 8200 keys IPv6 fragments without a protocol; RFC 791 keys IPv4 ones with it.
         let keyProtocol = packet.ipVersion == 4 ? packet.ipProtocol : 0
-        let first = Int(
-            Self.hash(packet.source, packet.destination, packet.ipID, keyProtocol) % UInt64(buckets))
+        let first =
+            Int(
+                Self.hash(packet.source, packet.destination, packet.ipID, keyProtocol) % UInt64(buckets))
             * Self.ways
         var victim = first
         var victimArrival = Int64.max
@@ -260,7 +269,10 @@ public final class FragmentReassembler {
             let entry = entries + slot
             guard entry.pointee.state != .empty else {
                 // An empty entry beats any occupied one.
-                if victimArrival != .min { victim = slot; victimArrival = .min }
+                if victimArrival != .min {
+                    victim = slot
+                    victimArrival = .min
+                }
                 continue
             }
             if entry.pointee.identification == packet.ipID && entry.pointee.keyProtocol == keyProtocol
@@ -270,7 +282,10 @@ public final class FragmentReassembler {
                 victim = slot  // lapsed: the same key now names a new datagram
                 break
             }
-            if entry.pointee.arrival < victimArrival { victim = slot; victimArrival = entry.pointee.arrival }
+            if entry.pointee.arrival < victimArrival {
+                victim = slot
+                victimArrival = entry.pointee.arrival
+            }
         }
         let entry = entries + victim
         if entry.pointee.state == .collecting {

@@ -82,12 +82,17 @@ extension IPAddress: CustomStringConvertible {
             groups[i + 4] = UInt16(truncatingIfNeeded: low >> (48 - 16 * UInt64(i)))
         }
         // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first if tied.
-        var bestStart = -1, bestLength = 1, runStart = -1
+        var bestStart = -1
+        var bestLength = 1
+        var runStart = -1
         for i in 0...8 {
             if i < 8 && groups[i] == 0 {
                 if runStart < 0 { runStart = i }
             } else if runStart >= 0 {
-                if i - runStart > bestLength { bestStart = runStart; bestLength = i - runStart }
+                if i - runStart > bestLength {
+                    bestStart = runStart
+                    bestLength = i - runStart
+                }
                 runStart = -1
             }
         }
@@ -129,9 +134,10 @@ extension IPAddress {
         var tail: [UInt16] = []
         let compressions = text.ranges(of: "::")
         guard compressions.count <= 1 else { return nil }
-        let halves: [String] = compressions.first.map {
-            [String(text[..<$0.lowerBound]), String(text[$0.upperBound...])]
-        } ?? [String(text)]
+        let halves: [String] =
+            compressions.first.map {
+                [String(text[..<$0.lowerBound]), String(text[$0.upperBound...])]
+            } ?? [String(text)]
         func parseGroups(_ s: String, into out: inout [UInt16], allowIPv4Tail: Bool) -> Bool {
             if s.isEmpty { return true }
             let pieces = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -158,7 +164,8 @@ extension IPAddress {
                 return nil
             }
         }
-        var high: UInt64 = 0, low: UInt64 = 0
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         for i in 0..<4 { high = high << 16 | UInt64(groups[i]) }
         for i in 4..<8 { low = low << 16 | UInt64(groups[i]) }
         return IPAddress(high: high, low: low)

@@ -55,7 +55,8 @@ public struct PacketDecoder: Sendable {
         into packet: inout DecodedPacket
     ) -> DecodeResult {
         var fragment = FragmentView()
-        return decode(frame, wireLength: wireLength, linkType: linkType, timestamp: timestamp, into: &packet,
+        return decode(
+            frame, wireLength: wireLength, linkType: linkType, timestamp: timestamp, into: &packet,
             fragment: &fragment)
     }
 
@@ -105,7 +106,9 @@ public struct PacketDecoder: Sendable {
             // Safe: 4 bytes captured. DLT_NULL stores the family in the writer's byte order, so
             // accept either order: the families fit in one byte.
             let raw = base.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
-            let family = linkType == .openBSDLoopback ? UInt32(bigEndian: raw)
+            let family =
+                linkType == .openBSDLoopback
+                ? UInt32(bigEndian: raw)
                 : (raw & 0xFFFF_FF00 == 0 ? raw : raw.byteSwapped)
             switch family {
             case 2: etherType = 0x0800
@@ -311,7 +314,8 @@ public struct PacketDecoder: Sendable {
         guard end >= ip + 1 else { return nil }
         let version = base.byte(ip) >> 4
         var proto: UInt8
-        var source: IPAddress, destination: IPAddress
+        var source: IPAddress
+        var destination: IPAddress
         var transport: Int
         if version == 4 {
             guard end >= ip + 20 else { return nil }
@@ -349,7 +353,10 @@ public struct PacketDecoder: Sendable {
         while offset < end {
             let kind = base.byte(offset)
             if kind == 0 { break }
-            if kind == 1 { offset += 1; continue }
+            if kind == 1 {
+                offset += 1
+                continue
+            }
             guard offset + 1 < end else { break }
             let length = Int(base.byte(offset + 1))
             guard length >= 2, offset + length <= end else { break }

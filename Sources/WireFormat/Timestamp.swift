@@ -62,13 +62,20 @@ extension Timestamp {
                 divisor /= 10
             }
         }
-        digits(year, 4); bytes.append(UInt8(ascii: "-"))
-        digits(month, 2); bytes.append(UInt8(ascii: "-"))
-        digits(day, 2); bytes.append(UInt8(ascii: "T"))
-        digits(seconds / 3600, 2); bytes.append(UInt8(ascii: ":"))
-        digits(seconds / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
-        digits(seconds % 60, 2); bytes.append(UInt8(ascii: "."))
-        digits(fraction, 6); bytes.append(UInt8(ascii: "Z"))
+        digits(year, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(seconds / 3600, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(seconds / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(seconds % 60, 2)
+        bytes.append(UInt8(ascii: "."))
+        digits(fraction, 6)
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Parses the form `rfc3339` writes (`2026-12-04T15:33:15.023119Z`, any number of
@@ -103,8 +110,11 @@ extension Timestamp {
         // A day past the month's end (February 30) is no date; a year outside 1678…2261 does
         // not fit 64-bit nanoseconds.
         let days = Self.days(fromCivil: year, month, day)
-        guard Self.days(fromCivil: month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1) > days else { return nil }
-        let (scaled, overflow) = (days * 86_400 + hour * 3600 + minute * 60 + second).multipliedReportingOverflow(by: 1_000_000_000)
+        guard Self.days(fromCivil: month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1) > days else {
+            return nil
+        }
+        let (scaled, overflow) = (days * 86_400 + hour * 3600 + minute * 60 + second).multipliedReportingOverflow(
+            by: 1_000_000_000)
         let (nanoseconds, overflowAgain) = scaled.addingReportingOverflow(fraction)
         guard !overflow, !overflowAgain else { return nil }
         self.init(nanoseconds: nanoseconds)

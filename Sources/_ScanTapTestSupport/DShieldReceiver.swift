@@ -1,6 +1,7 @@
 public import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `scripts/dshield-receiver.py` running on loopback: a local stand-in for submitapi that checks

@@ -16,7 +16,8 @@ public struct FrameBuilder: Sendable {
     }
 
     public enum Payload: Sendable {
-        case tcp(sourcePort: UInt16, destinationPort: UInt16, flags: TCPFlags, sequence: UInt32 = 1,
+        case tcp(
+            sourcePort: UInt16, destinationPort: UInt16, flags: TCPFlags, sequence: UInt32 = 1,
             acknowledgement: UInt32 = 0, window: UInt16 = 1024, options: [UInt8] = [], data: Int = 0)
         case udp(sourcePort: UInt16, destinationPort: UInt16, data: Int = 0)
         /// ICMP or ICMPv6 (by address family) with the given type, code and body.
@@ -41,17 +42,17 @@ public struct FrameBuilder: Sendable {
         var transport: [UInt8]
         var proto: UInt8
         switch payload {
-        case let .tcp(sp, dp, flags, seq, ack, window, options, data):
+        case .tcp(let sp, let dp, let flags, let seq, let ack, let window, let options, let data):
             var opts = options
             while opts.count % 4 != 0 { opts.append(1) }  // pad with NOPs
             transport = be16(sp) + be16(dp) + be32(seq) + be32(ack)
             transport += [UInt8((20 + opts.count) / 4) << 4, flags.rawValue] + be16(window) + [0, 0, 0, 0]
             transport += opts + [UInt8](repeating: 0x61, count: data)
             proto = 6
-        case let .udp(sp, dp, data):
+        case .udp(let sp, let dp, let data):
             transport = be16(sp) + be16(dp) + be16(UInt16(8 + data)) + [0, 0] + [UInt8](repeating: 0x61, count: data)
             proto = 17
-        case let .icmp(type, code, body):
+        case .icmp(let type, let code, let body):
             transport = [type, code, 0, 0] + body
             proto = ipv4 ? 1 : 58
         }

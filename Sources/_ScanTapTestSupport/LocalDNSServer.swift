@@ -1,8 +1,9 @@
 import Foundation
 public import ReverseDNS
 import WireFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A dnsmasq on 127.0.0.1 serving a small zone of documentation addresses, for the duration of
@@ -11,27 +12,28 @@ import Glibc
 public final class LocalDNSServer: Sendable {
     /// The zone, as dnsmasq options. Addresses are from the documentation blocks (RFC 5737,
     /// RFC 3849).
-    public static let records = [
-        // Forward-confirmed: the PTR and the A record agree.
-        "--host-record=census1.shodan.io,192.0.2.10",
-        "--host-record=census6.shodan.io,2001:db8::10",
-        // Spoofed: the address holder's PTR claims a Shodan name whose A record is elsewhere.
-        "--ptr-record=66.2.0.192.in-addr.arpa,scan.shodan.io",
-        "--host-record=scan.shodan.io,198.51.100.66",
-        // Spoofed with a name that does not exist at all.
-        "--ptr-record=67.2.0.192.in-addr.arpa,ghost.shodan.io",
-        // Spoofed over IPv6: scan.shodan.io has no AAAA record.
-        "--ptr-record=6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa,scan.shodan.io",
-        // Two PTR names, only the second confirms.
-        "--ptr-record=11.2.0.192.in-addr.arpa,decoy.shodan.io",
-        "--ptr-record=11.2.0.192.in-addr.arpa,census2.shodan.io",
-        "--host-record=census2.shodan.io,192.0.2.11",
-        "--host-record=decoy.shodan.io,198.51.100.11",
-        // A hostile reverse zone: six PTR names, to make the sensor send six forward queries.
-    ] + (1...6).map { "--ptr-record=12.2.0.192.in-addr.arpa,decoy\($0).shodan.io" } + [
-        // Authoritative for these, so 192.0.2.77 (no PTR) gets NXDOMAIN rather than REFUSED.
-        "--local=/shodan.io/", "--local=/2.0.192.in-addr.arpa/", "--local=/8.b.d.0.1.0.0.2.ip6.arpa/",
-    ]
+    public static let records =
+        [
+            // Forward-confirmed: the PTR and the A record agree.
+            "--host-record=census1.shodan.io,192.0.2.10",
+            "--host-record=census6.shodan.io,2001:db8::10",
+            // Spoofed: the address holder's PTR claims a Shodan name whose A record is elsewhere.
+            "--ptr-record=66.2.0.192.in-addr.arpa,scan.shodan.io",
+            "--host-record=scan.shodan.io,198.51.100.66",
+            // Spoofed with a name that does not exist at all.
+            "--ptr-record=67.2.0.192.in-addr.arpa,ghost.shodan.io",
+            // Spoofed over IPv6: scan.shodan.io has no AAAA record.
+            "--ptr-record=6.6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa,scan.shodan.io",
+            // Two PTR names, only the second confirms.
+            "--ptr-record=11.2.0.192.in-addr.arpa,decoy.shodan.io",
+            "--ptr-record=11.2.0.192.in-addr.arpa,census2.shodan.io",
+            "--host-record=census2.shodan.io,192.0.2.11",
+            "--host-record=decoy.shodan.io,198.51.100.11",
+            // A hostile reverse zone: six PTR names, to make the sensor send six forward queries.
+        ] + (1...6).map { "--ptr-record=12.2.0.192.in-addr.arpa,decoy\($0).shodan.io" } + [
+            // Authoritative for these, so 192.0.2.77 (no PTR) gets NXDOMAIN rather than REFUSED.
+            "--local=/shodan.io/", "--local=/2.0.192.in-addr.arpa/", "--local=/8.b.d.0.1.0.0.2.ip6.arpa/",
+        ]
 
     public let server: DNSServer
     private let process: Process
@@ -57,11 +59,13 @@ public final class LocalDNSServer: Sendable {
             kill -KILL $server 2>/dev/null; wait $server
             """
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [
-            "-c", watcher, executable, "--keep-in-foreground", "--log-facility=-", "--conf-file=/dev/null", "--pid-file",
-            "--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--no-poll",
-        ] + Self.records
+        process.arguments =
+            [
+                "-c", watcher, executable, "--keep-in-foreground", "--log-facility=-", "--conf-file=/dev/null",
+                "--pid-file",
+                "--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--no-resolv", "--no-hosts", "--no-poll",
+            ] + Self.records
         let log = Pipe()
         process.standardError = log
         process.standardOutput = FileHandle.nullDevice

@@ -26,20 +26,30 @@ struct SyntheticCapture {
         let server0 = IPAddress("203.0.113.0")!.ipv4Value
 
         // A template SYN; per packet only addresses, ports and sequence are patched in place.
-        var syn = builder.frame(from: IPAddress(ipv4: scanner0), to: IPAddress(ipv4: target0),
+        var syn = builder.frame(
+            from: IPAddress(ipv4: scanner0), to: IPAddress(ipv4: target0),
             .tcp(sourcePort: 40000, destinationPort: 1, flags: .syn, window: 1024, options: TCPOptionBytes.mssOnly))
         // One ordinary connection: handshake, a request, two full-size data segments, ACKs, FIN.
         func connection(_ client: IPAddress, _ server: IPAddress, _ port: UInt16) -> [[UInt8]] {
             let c = UInt16(49152 + Int(port) % 1000)
             return [
-                builder.frame(from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: .syn, options: TCPOptionBytes.linux)),
-                builder.frame(from: server, to: client, .tcp(sourcePort: 443, destinationPort: c, flags: [.syn, .ack], options: TCPOptionBytes.linux)),
+                builder.frame(
+                    from: client, to: server,
+                    .tcp(sourcePort: c, destinationPort: 443, flags: .syn, options: TCPOptionBytes.linux)),
+                builder.frame(
+                    from: server, to: client,
+                    .tcp(sourcePort: 443, destinationPort: c, flags: [.syn, .ack], options: TCPOptionBytes.linux)),
                 builder.frame(from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: .ack)),
-                builder.frame(from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: [.psh, .ack], data: 517)),
-                builder.frame(from: server, to: client, .tcp(sourcePort: 443, destinationPort: c, flags: .ack, data: 1448)),
-                builder.frame(from: server, to: client, .tcp(sourcePort: 443, destinationPort: c, flags: [.psh, .ack], data: 1448)),
+                builder.frame(
+                    from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: [.psh, .ack], data: 517)),
+                builder.frame(
+                    from: server, to: client, .tcp(sourcePort: 443, destinationPort: c, flags: .ack, data: 1448)),
+                builder.frame(
+                    from: server, to: client,
+                    .tcp(sourcePort: 443, destinationPort: c, flags: [.psh, .ack], data: 1448)),
                 builder.frame(from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: .ack)),
-                builder.frame(from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: [.fin, .ack])),
+                builder.frame(
+                    from: client, to: server, .tcp(sourcePort: c, destinationPort: 443, flags: [.fin, .ack])),
             ]
         }
         var nanoseconds: Int64 = 1_764_000_000_000_000_000
@@ -49,7 +59,8 @@ struct SyntheticCapture {
             if random.next() < connectionChance {
                 let client = IPAddress(ipv4: client0 + UInt32(random.next() % 1000))
                 let server = IPAddress(ipv4: server0 + UInt32(random.next() % 100))
-                for frame in connection(client, server, UInt16(truncatingIfNeeded: random.next())) where written < packets {
+                for frame in connection(client, server, UInt16(truncatingIfNeeded: random.next()))
+                where written < packets {
                     nanoseconds += 1000
                     writer.write(frame, timestamp: Timestamp(nanoseconds: nanoseconds), snapshotLength: snapshotLength)
                     written += 1

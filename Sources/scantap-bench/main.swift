@@ -22,12 +22,13 @@ import PacketCapture
 import ScanDetection
 import ScannerClassification
 import WireFormat
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 #if DEBUG
-print("WARNING: a debug build; measure with `swift build -c release && .build/release/scantap-bench`")
+    print("WARNING: a debug build; measure with `swift build -c release && .build/release/scantap-bench`")
 #endif
 
 var capture = SyntheticCapture()
@@ -40,7 +41,8 @@ var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     func number() -> Int {
         guard let text = arguments.popFirst(), let n = Int(text), n > 0 else {
-            print("scantap-bench: \(argument) needs a positive number"); exit(2)
+            print("scantap-bench: \(argument) needs a positive number")
+            exit(2)
         }
         return n
     }
@@ -52,7 +54,9 @@ while let argument = arguments.popFirst() {
     case "--capture": capturePathGiven = arguments.popFirst()
     case "--knowledge": knowledgePath = arguments.popFirst()
     case "pipeline", "table", "classify", "resolve": selected.append(argument)
-    default: print("scantap-bench: unknown argument \(argument)"); exit(2)
+    default:
+        print("scantap-bench: unknown argument \(argument)")
+        exit(2)
     }
 }
 if selected.isEmpty { selected = ["pipeline", "table", "classify"] }
@@ -85,8 +89,12 @@ func decodeWalk(_ path: String) throws -> Int {
     var packet = DecodedPacket()
     var decoded = 0
     _ = try handle.run { frame in
-        if case .decoded = decoder.decode(frame.bytes, wireLength: frame.wireLength, linkType: linkType,
-            timestamp: frame.timestamp, into: &packet) { decoded &+= 1 }
+        if case .decoded = decoder.decode(
+            frame.bytes, wireLength: frame.wireLength, linkType: linkType,
+            timestamp: frame.timestamp, into: &packet)
+        {
+            decoded &+= 1
+        }
     }
     return decoded
 }
@@ -101,13 +109,17 @@ func timeCommand(_ argv: [String]) -> (Duration, Int) {
     defer { cArgs.forEach { free($0) } }
     let start = clock.now
     guard posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ) == 0 else {
-        print("scantap-bench: cannot run \(argv[0])"); exit(1)
+        print("scantap-bench: cannot run \(argv[0])")
+        exit(1)
     }
     var status: Int32 = 0
     var usage = rusage()
     wait4(pid, &status, 0, &usage)
     let elapsed = clock.now - start
-    if status != 0 { print("scantap-bench: \(argv.joined(separator: " ")) exited with status \(status)"); exit(1) }
+    if status != 0 {
+        print("scantap-bench: \(argv.joined(separator: " ")) exited with status \(status)")
+        exit(1)
+    }
     return (elapsed, usage.ru_maxrss)
 }
 
@@ -122,7 +134,9 @@ func executableDirectory() -> String {
 func scantapBinary() -> String {
     let path = executableDirectory() + "/scantap"
     guard access(path, X_OK) == 0 else {
-        print("scantap-bench: no scantap at \(path); build both with `swift build -c release`, then run .build/release/scantap-bench")
+        print(
+            "scantap-bench: no scantap at \(path); build both with `swift build -c release`, then run .build/release/scantap-bench"
+        )
         exit(2)
     }
     return path
@@ -157,14 +171,26 @@ if selected.contains("pipeline") {
         reads.append(elapsed)
         peak = max(peak, memory)
     }
-    let floor = median(floors), decode = median(decodes), read = median(reads)
-    print("pipeline: \(packets) packets, \(capture.sources) sources, snaplen \(capture.snapshotLength), --max-sources \(maxSources)")
-    print("  libpcap floor (pcap_dispatch, empty callback): \(String(format3(seconds(floor)))) s, \(Int(Double(packets) / seconds(floor) / 1e3)) kpkt/s")
-    print("  libpcap + decode, one thread (read's reader):  \(String(format3(seconds(decode)))) s, \(Int(Double(packets) / seconds(decode) / 1e3)) kpkt/s")
-    print("  scantap read --format json:                    \(String(format3(seconds(read)))) s, \(Int(Double(packets) / seconds(read) / 1e3)) kpkt/s")
+    let floor = median(floors)
+    let decode = median(decodes)
+    let read = median(reads)
+    print(
+        "pipeline: \(packets) packets, \(capture.sources) sources, snaplen \(capture.snapshotLength), --max-sources \(maxSources)"
+    )
+    print(
+        "  libpcap floor (pcap_dispatch, empty callback): \(String(format3(seconds(floor)))) s, \(Int(Double(packets) / seconds(floor) / 1e3)) kpkt/s"
+    )
+    print(
+        "  libpcap + decode, one thread (read's reader):  \(String(format3(seconds(decode)))) s, \(Int(Double(packets) / seconds(decode) / 1e3)) kpkt/s"
+    )
+    print(
+        "  scantap read --format json:                    \(String(format3(seconds(read)))) s, \(Int(Double(packets) / seconds(read) / 1e3)) kpkt/s"
+    )
     print("  ratio (scantap / floor throughput):            \(format3(seconds(floor) / seconds(read)))")
     print("  ceiling (decode walk / floor throughput):      \(format3(seconds(floor) / seconds(decode)))")
-    print("  scantap peak memory: \(peak / 1024) MiB (table: \(SourceTable(maxSources: maxSources).memoryBytes / 1_048_576) MiB)")
+    print(
+        "  scantap peak memory: \(peak / 1024) MiB (table: \(SourceTable(maxSources: maxSources).memoryBytes / 1_048_576) MiB)"
+    )
 }
 
 if selected.contains("resolve") {
@@ -178,19 +204,25 @@ if selected.contains("resolve") {
     address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) == 0 && getsockname(silent, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(silent, $0, length) == 0 && getsockname(silent, $0, &length) == 0
+        }
     }
     let port = UInt16(bigEndian: address.sin_port)
     let plain = [scantap, "read", "--format", "json", "--max-sources", String(maxSources), capturePath]
     let resolving = plain + ["--resolve", "--resolver", "127.0.0.1:\(port)"]
     _ = timeCommand(plain)
-    var plainTimes: [Duration] = [], resolvingTimes: [Duration] = []
+    var plainTimes: [Duration] = []
+    var resolvingTimes: [Duration] = []
     for _ in 0..<rounds {
         plainTimes.append(timeCommand(plain).0)
         resolvingTimes.append(timeCommand(resolving).0)
     }
-    let a = median(plainTimes), b = median(resolvingTimes)
-    print("resolve: scantap read on \(capturePath), with and without --resolve against a silent server (127.0.0.1:\(port))")
+    let a = median(plainTimes)
+    let b = median(resolvingTimes)
+    print(
+        "resolve: scantap read on \(capturePath), with and without --resolve against a silent server (127.0.0.1:\(port))"
+    )
     print("  read:           \(format3(seconds(a))) s")
     print("  read --resolve: \(format3(seconds(b))) s")
     print("  ratio (with / without, throughput): \(format3(seconds(a) / seconds(b)))")
@@ -240,7 +272,9 @@ if selected.contains("table") {
     let exclusive = median((0..<rounds).map { _ in run(threads: 1, exclusive: true) })
     print("table: \(updates) SYN updates from \(sources) sources, --max-sources \(maxSources)")
     print("  1 thread:  \(Int(Double(updates) / seconds(one) / 1e3)) k updates/s")
-    print("  2 threads: \(Int(Double(updates) / seconds(two) / 1e3)) k updates/s (\(format3(seconds(one) / seconds(two)))x one thread)")
+    print(
+        "  2 threads: \(Int(Double(updates) / seconds(two) / 1e3)) k updates/s (\(format3(seconds(one) / seconds(two)))x one thread)"
+    )
     print("  1 thread, exclusive table (as in read): \(Int(Double(updates) / seconds(exclusive) / 1e3)) k updates/s")
 }
 
@@ -255,7 +289,8 @@ if selected.contains("classify") {
         if access(candidate, R_OK) == 0 { found = candidate }
     }
     guard let path = found else {
-        print("scantap-bench: no knowledge/research-scanners.tsv found; give --knowledge FILE"); exit(2)
+        print("scantap-bench: no knowledge/research-scanners.tsv found; give --knowledge FILE")
+        exit(2)
     }
 
     /// Resident bytes of this process (/proc/self/statm). Everything the classifier builds is
@@ -264,7 +299,8 @@ if selected.contains("classify") {
     func residentBytes() -> Int {
         guard let file = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(file) }
-        var size = 0, resident = 0
+        var size = 0
+        var resident = 0
         _ = withUnsafeMutablePointer(to: &size) { s in
             withUnsafeMutablePointer(to: &resident) { r in withVaList([s, r]) { vfscanf(file, "%ld %ld", $0) } }
         }
@@ -288,7 +324,8 @@ if selected.contains("classify") {
     let feedSize = 12_906
     var feedText = ""
     for i in 0..<feedSize {
-        let address = i % 2 == 0
+        let address =
+            i % 2 == 0
             ? IPAddress(ipv4: 0x5000_0000 | UInt32(i / 2 % 512) << 8 | UInt32(i / 1024))
             : IPAddress(ipv4: UInt32(truncatingIfNeeded: random.next()))
         feedText += "\(address)\t2026-01-01\t2026-08-18\t\(["shodan", "censys", "newproject"][i % 3])\n"
@@ -310,28 +347,39 @@ if selected.contains("classify") {
         let resident = residentBytes() - before
         loaded.append(classifier)
         var hits = 0
-        let time = median((0..<rounds).map { _ in
-            hits = 0
-            return clock.measure {
-                for address in addresses where classifier.listedOrganization(of: address) != nil { hits &+= 1 }
-            }
-        })
+        let time = median(
+            (0..<rounds).map { _ in
+                hits = 0
+                return clock.measure {
+                    for address in addresses where classifier.listedOrganization(of: address) != nil { hits &+= 1 }
+                }
+            })
         // Full verdicts with evidence strings, on addresses that are all listed (the costly case).
         let listed = addresses.filter { classifier.listedOrganization(of: $0) != nil }
         let inside = (0..<200_000).map { listed.isEmpty ? addresses[$0] : listed[$0 % listed.count] }
         var evidence = 0
         let classifyTime = clock.measure {
-            for address in inside { evidence &+= classifier.classify(address: address, observed: observed).evidence.count }
+            for address in inside {
+                evidence &+= classifier.classify(address: address, observed: observed).evidence.count
+            }
         }
         let (blocks, searchBytes) = classifier.loadedBlocks
-        print("  \(name): \(blocks) blocks; resident memory +\(resident / 1024) KiB, of which search arrays \(searchBytes / 1024) KiB")
-        print("    lookups:  \(Int(Double(lookups) / seconds(time) / 1e3)) k/s (\(lookups) random addresses, 1 in 8 IPv6; \(hits) listed)")
-        print("    classify: \(Int(Double(inside.count) / seconds(classifyTime) / 1e3)) k/s (full verdicts with evidence, listed addresses)")
+        print(
+            "  \(name): \(blocks) blocks; resident memory +\(resident / 1024) KiB, of which search arrays \(searchBytes / 1024) KiB"
+        )
+        print(
+            "    lookups:  \(Int(Double(lookups) / seconds(time) / 1e3)) k/s (\(lookups) random addresses, 1 in 8 IPv6; \(hits) listed)"
+        )
+        print(
+            "    classify: \(Int(Double(inside.count) / seconds(classifyTime) / 1e3)) k/s (full verdicts with evidence, listed addresses)"
+        )
         if evidence < 0 { print(evidence) }
     }
     print("classify: \(path)")
     try measure("shipped knowledge base") { nil }
-    try measure("with \(feedSize) ISC feed addresses") { try ISCResearchFeed.parse(feedText, file: "synthetic-isc.tab") }
+    try measure("with \(feedSize) ISC feed addresses") {
+        try ISCResearchFeed.parse(feedText, file: "synthetic-isc.tab")
+    }
 }
 
 func format3(_ x: Double) -> String {

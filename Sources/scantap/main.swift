@@ -1,8 +1,9 @@
 // scantap: parse the command line, wire the sensor to standard output, map errors to exit codes.
 import ScanReport
 import ScanTapSensor
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let stdout = FileOutput.standardOutput()
@@ -36,10 +37,11 @@ do throws(SensorError) {
     case .dshield:
         try DShieldCommand.run(options, output: stdout)
     case .read, .live:
-        let sink: any EventSink = switch options.format {
-        case .json: JSONLinesSink(output: stdout)
-        case .table: TableSink(output: stdout)
-        }
+        let sink: any EventSink =
+            switch options.format {
+            case .json: JSONLinesSink(output: stdout)
+            case .table: TableSink(output: stdout)
+            }
         try Sensor(options: options, sink: sink).run()
     }
     exit(failure: nil)

@@ -4,12 +4,17 @@ import Testing
 
 @Suite struct CryptoTests {
     @Test func theAuthorizationHeaderReproducesTheReferenceTestVector() throws {
-        let auth = try ISCAuthorization(userID: 12345, apiKey: "RG9jc0V4YW1wbGVLZXkxNg==", nonce: [0, 1, 2, 3, 4, 5, 6, 7])
-        #expect(auth.headerValue == "ISC-HMAC-SHA256 Credentials=CXCOf7AqTKArfln14FXnwlhaNOM/OJ4tCSpIQ2RLRuU= Userid=12345 Nonce=AAECAwQFBgc=")
+        let auth = try ISCAuthorization(
+            userID: 12345, apiKey: "RG9jc0V4YW1wbGVLZXkxNg==", nonce: [0, 1, 2, 3, 4, 5, 6, 7])
+        #expect(
+            auth.headerValue
+                == "ISC-HMAC-SHA256 Credentials=CXCOf7AqTKArfln14FXnwlhaNOM/OJ4tCSpIQ2RLRuU= Userid=12345 Nonce=AAECAwQFBgc="
+        )
     }
 
     @Test func aFreshAuthorizationDrawsADifferentTwelveCharacterNonceEachTime() throws {
-        let a = try ISCAuthorization.fresh(userID: 1, apiKey: "k"), b = try ISCAuthorization.fresh(userID: 1, apiKey: "k")
+        let a = try ISCAuthorization.fresh(userID: 1, apiKey: "k")
+        let b = try ISCAuthorization.fresh(userID: 1, apiKey: "k")
         #expect(a != b)
         let nonce = a.headerValue.split(separator: "Nonce=").last!
         #expect(nonce.count == 12 && nonce.hasSuffix("="))

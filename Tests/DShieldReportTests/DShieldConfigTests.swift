@@ -1,7 +1,8 @@
-@testable import DShieldReport
 import Foundation
 import Testing
 import WireFormat
+
+@testable import DShieldReport
 
 private let sample = """
     # written by the official installer
@@ -28,7 +29,9 @@ private let sample = """
         #expect(config.userID == 12345 && config.apiKey == "VGVzdEtleQ==" && config.email == "ops@example.org")
         #expect(config.honeypotAddresses == [IPPrefix("203.0.113.10")!])
         #expect(config.noFirewallLogging.count == 2 && config.localAddresses.count == 2)
-        #expect(config.policy == .all && config.includeIPv6 == true && config.submitURL == "https://www.dshield.org/devsubmitapi/")
+        #expect(
+            config.policy == .all && config.includeIPv6 == true
+                && config.submitURL == "https://www.dshield.org/devsubmitapi/")
         #expect(config.exclusions.excludesSource(IPAddress("198.51.100.2")!))
         #expect(!config.exclusions.excludesSource(IPAddress("198.51.100.4")!))
     }
@@ -49,7 +52,11 @@ private let sample = """
     }
 
     @Test func aMisspelledKeyInTheScantapSectionIsRefusedWithItsNameAndLine() {
-        #expect(throws: DShieldConfigError(path: "dshield.ini", line: 4, message: "unknown key 'polcy' in [scantap] (known: submiturl, policy, ipv6, maxage)")) {
+        #expect(
+            throws: DShieldConfigError(
+                path: "dshield.ini", line: 4,
+                message: "unknown key 'polcy' in [scantap] (known: submiturl, policy, ipv6, maxage)")
+        ) {
             try DShieldConfig.parse("[DShield]\nuserid=1\n[scantap]\npolcy=all")
         }
     }

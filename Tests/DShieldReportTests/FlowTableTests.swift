@@ -16,13 +16,14 @@ private func packet(
     p.destination = IPAddress(destination)!
     p.ipVersion = p.source.isIPv4 ? 4 : 6
     p.transport = transport
-    p.ipProtocol = switch transport {
-    case .tcp: 6
-    case .udp: 17
-    case .icmp: 1
-    case .icmpv6: 58
-    default: 47
-    }
+    p.ipProtocol =
+        switch transport {
+        case .tcp: 6
+        case .udp: 17
+        case .icmp: 1
+        case .icmpv6: 58
+        default: 47
+        }
     p.sourcePort = sport
     p.destinationPort = dport
     p.tcpFlags = flags
@@ -31,7 +32,9 @@ private func packet(
     return p
 }
 
-private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (inout FlowTableConfiguration) -> Void = { _ in }) -> [DShieldRecord] {
+private func run(
+    _ packets: [DecodedPacket], policy: ReportPolicy, configure: (inout FlowTableConfiguration) -> Void = { _ in }
+) -> [DShieldRecord] {
     var configuration = FlowTableConfiguration(homeNetwork: home, policy: policy)
     configure(&configuration)
     let table = FlowTable(configuration)
@@ -56,8 +59,11 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
             packet(server, 40001, "198.51.100.7", 53, .udp, at: 2),
             packet("198.51.100.7", 53, server, 40001, .udp, at: 2),
             // An ICMP error about a home host's own datagram is related, not new.
-            packet("198.51.100.8", 0, server, 0, .icmp, at: 3, icmp: (3, 3),
-                   quoting: QuotedPacket(source: IPAddress(server)!, destination: IPAddress("198.51.100.8")!, ipProtocol: 17, sourcePort: 40002, destinationPort: 33434)),
+            packet(
+                "198.51.100.8", 0, server, 0, .icmp, at: 3, icmp: (3, 3),
+                quoting: QuotedPacket(
+                    source: IPAddress(server)!, destination: IPAddress("198.51.100.8")!, ipProtocol: 17,
+                    sourcePort: 40002, destinationPort: 33434)),
         ]
         #expect(run(packets, policy: .all).isEmpty)
         #expect(run(packets, policy: .failed).isEmpty)
@@ -65,19 +71,22 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
 
     @Test func failedReportsRefusedAndUnansweredAttemptsButNotAnsweredOnes() {
         let packets = [
-            packet("198.51.100.1", 1111, server, 22, flags: .syn, at: 0),            // answered by SYN/ACK
+            packet("198.51.100.1", 1111, server, 22, flags: .syn, at: 0),  // answered by SYN/ACK
             packet(server, 22, "198.51.100.1", 1111, flags: [.syn, .ack], at: 0),
-            packet("198.51.100.2", 2222, server, 23, flags: .syn, at: 1),            // refused by RST
+            packet("198.51.100.2", 2222, server, 23, flags: .syn, at: 1),  // refused by RST
             packet(server, 23, "198.51.100.2", 2222, flags: [.rst, .ack], at: 1),
-            packet("198.51.100.3", 3333, server, 445, flags: .syn, at: 2),           // never answered
-            packet("198.51.100.4", 4444, server, 53, .udp, at: 3),                   // answered
+            packet("198.51.100.3", 3333, server, 445, flags: .syn, at: 2),  // never answered
+            packet("198.51.100.4", 4444, server, 53, .udp, at: 3),  // answered
             packet(server, 53, "198.51.100.4", 4444, .udp, at: 3),
-            packet("198.51.100.5", 5555, server, 161, .udp, at: 4),                  // port unreachable
-            packet(server, 0, "198.51.100.5", 0, .icmp, at: 4, icmp: (3, 3),
-                   quoting: QuotedPacket(source: IPAddress("198.51.100.5")!, destination: IPAddress(server)!, ipProtocol: 17, sourcePort: 5555, destinationPort: 161)),
-            packet("198.51.100.6", 0, server, 0, .icmp, at: 5, icmp: (8, 0)),        // ping, answered
+            packet("198.51.100.5", 5555, server, 161, .udp, at: 4),  // port unreachable
+            packet(
+                server, 0, "198.51.100.5", 0, .icmp, at: 4, icmp: (3, 3),
+                quoting: QuotedPacket(
+                    source: IPAddress("198.51.100.5")!, destination: IPAddress(server)!, ipProtocol: 17,
+                    sourcePort: 5555, destinationPort: 161)),
+            packet("198.51.100.6", 0, server, 0, .icmp, at: 5, icmp: (8, 0)),  // ping, answered
             packet(server, 0, "198.51.100.6", 0, .icmp, at: 5, icmp: (0, 0)),
-            packet("198.51.100.9", 9999, server, 80, flags: .ack, at: 6),            // no attempt: ACK
+            packet("198.51.100.9", 9999, server, 80, flags: .ack, at: 6),  // no attempt: ACK
         ]
         let records = run(packets, policy: .failed)
         #expect(records.map(\.source.description) == ["198.51.100.2", "198.51.100.5", "198.51.100.3"])
@@ -141,19 +150,25 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
             packet("192.168.1.1", 1, server, 22, flags: .syn),
             packet("100.64.0.1", 1, server, 22, flags: .syn),
             packet("255.255.255.255", 1, server, 22, flags: .syn),
-            packet("198.51.100.77", 1, server, 22, flags: .syn),                  // the admin's address
-            packet("198.51.100.7", 68, "203.0.113.255", 67, .udp),                 // directed broadcast
-            packet("198.51.100.7", 5353, "224.0.0.251", 5353, .udp),               // multicast
+            packet("198.51.100.77", 1, server, 22, flags: .syn),  // the admin's address
+            packet("198.51.100.7", 68, "203.0.113.255", 67, .udp),  // directed broadcast
+            packet("198.51.100.7", 5353, "224.0.0.251", 5353, .udp),  // multicast
         ]
         // The home network written too wide (the multicast block included) still reports no
         // group destination.
-        #expect(run(packets, policy: .all) {
-            $0.exclusions = AddressExclusions(extra: [IPPrefix("198.51.100.77")!])
-            $0.homeNetwork.append(IPPrefix("224.0.0.0/4")!)
-        }.isEmpty)
+        #expect(
+            run(packets, policy: .all) {
+                $0.exclusions = AddressExclusions(extra: [IPPrefix("198.51.100.77")!])
+                $0.homeNetwork.append(IPPrefix("224.0.0.0/4")!)
+            }.isEmpty)
         let exclusions = AddressExclusions()
-        for kept in ["198.51.100.1", "203.0.113.1", "198.18.0.1", "0.0.0.1"] { #expect(!exclusions.excludesSource(IPAddress(kept)!)) }
-        for dropped in ["10.0.0.0", "172.31.255.255", "169.254.1.1", "192.0.0.8", "192.0.2.1", "127.0.0.1", "239.1.1.1", "240.0.0.1", "fe80::1", "fd00::1"] {
+        for kept in ["198.51.100.1", "203.0.113.1", "198.18.0.1", "0.0.0.1"] {
+            #expect(!exclusions.excludesSource(IPAddress(kept)!))
+        }
+        for dropped in [
+            "10.0.0.0", "172.31.255.255", "169.254.1.1", "192.0.0.8", "192.0.2.1", "127.0.0.1", "239.1.1.1",
+            "240.0.0.1", "fe80::1", "fd00::1",
+        ] {
             #expect(exclusions.excludesSource(IPAddress(dropped)!))
         }
     }
@@ -176,7 +191,9 @@ private func run(_ packets: [DecodedPacket], policy: ReportPolicy, configure: (i
     }
 
     @Test func scansReportsOnlyDeclaredSourcesAtTheDeadline() {
-        let table = FlowTable(FlowTableConfiguration(homeNetwork: home, policy: .scans)) { $0 == IPAddress("198.51.100.66")! }
+        let table = FlowTable(FlowTableConfiguration(homeNetwork: home, policy: .scans)) {
+            $0 == IPAddress("198.51.100.66")!
+        }
         var records: [DShieldRecord] = []
         table.process(packet("198.51.100.66", 1, server, 22, flags: .syn, at: 0), into: &records)
         table.process(packet(server, 22, "198.51.100.66", 1, flags: [.syn, .ack], at: 0), into: &records)

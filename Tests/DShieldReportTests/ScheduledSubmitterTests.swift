@@ -1,8 +1,8 @@
 import DShieldReport
-import _ScanTapTestSupport
 import Foundation
 import Testing
 import WireFormat
+import _ScanTapTestSupport
 
 /// 13:00:00 UTC on the example day: an hour boundary.
 private let hour = Date(timeIntervalSince1970: 1_772_370_000)
@@ -13,15 +13,26 @@ private func at(_ minutes: Double) -> Date { hour.addingTimeInterval(minutes * 6
 private final class Attempts: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [ScheduledSubmitter.Attempt] = []
-    func append(_ attempt: ScheduledSubmitter.Attempt) { lock.lock(); list.append(attempt); lock.unlock() }
-    var all: [ScheduledSubmitter.Attempt] { lock.lock(); defer { lock.unlock() }; return list }
+    func append(_ attempt: ScheduledSubmitter.Attempt) {
+        lock.lock()
+        list.append(attempt)
+        lock.unlock()
+    }
+    var all: [ScheduledSubmitter.Attempt] {
+        lock.lock()
+        defer { lock.unlock() }
+        return list
+    }
 }
 
 @Suite struct ScheduledSubmitterTests {
     @Test func theOffsetIsAWholeRandomMinuteInsideTheHalfHour() {
         var random = SystemRandomNumberGenerator()
         let offsets = (0..<1000).map { _ in SubmissionSchedule(using: &random).offset }
-        #expect(offsets.allSatisfy { $0 >= .zero && $0 < .seconds(1800) && $0.components.seconds % 60 == 0 && $0.components.attoseconds == 0 })
+        #expect(
+            offsets.allSatisfy {
+                $0 >= .zero && $0 < .seconds(1800) && $0.components.seconds % 60 == 0 && $0.components.attoseconds == 0
+            })
         #expect(Set(offsets).count > 20)  // spread over the 30 possible minutes
         // Under a minute (tests), whole seconds instead.
         let short = (0..<200).map { _ in SubmissionSchedule(interval: .seconds(5), using: &random).offset }
@@ -42,7 +53,9 @@ private final class Attempts: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
         #expect(SubmissionSchedule(interval: .seconds(Int64.max / 2), using: &random).nextSlot(after: hour) > hour)
         // The slot after one at the offset (a minute past the epoch) is past what nanoseconds count.
-        #expect(SubmissionSchedule(interval: .seconds(Int64.max / 2), offset: .seconds(60)).nextSlot(after: hour) == .distantFuture)
+        #expect(
+            SubmissionSchedule(interval: .seconds(Int64.max / 2), offset: .seconds(60)).nextSlot(after: hour)
+                == .distantFuture)
     }
 
     @Test func aFailedAttemptIsRetriedAfterTheSubmittersDelayNotAtTheNextSlot() {
@@ -64,11 +77,14 @@ private final class Attempts: @unchecked Sendable {
         let now = Int64(Date().timeIntervalSince1970)
         try spool.append((0..<5).map { record("198.51.100.\($0 + 1)", 40000, 23, proto: 6, flags: .syn, time: now) })
         let submitter = Submitter(
-            configuration: SubmitterConfiguration(url: receiver.url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey, userAgent: "ScanTap/0.1 (test)"),
+            configuration: SubmitterConfiguration(
+                url: receiver.url, userID: DShieldReceiver.userID, apiKey: DShieldReceiver.apiKey,
+                userAgent: "ScanTap/0.1 (test)"),
             spool: spool, log: { _ in })
         let attempts = Attempts()
         let scheduled = ScheduledSubmitter(
-            submitter: submitter, schedule: SubmissionSchedule(interval: .seconds(1), offset: .zero), onAttempt: attempts.append)
+            submitter: submitter, schedule: SubmissionSchedule(interval: .seconds(1), offset: .zero),
+            onAttempt: attempts.append)
         let finished = DispatchSemaphore(value: 0)
         Thread {
             scheduled.run()

@@ -1,7 +1,8 @@
-@testable import DShieldReport
 import Foundation
 import Testing
 import WireFormat
+
+@testable import DShieldReport
 
 /// A fresh directory under the system temporary directory.
 func temporaryDirectory(_ name: String) -> String {
@@ -14,15 +15,25 @@ func sampleRecords(_ count: Int, from start: Int = 0) -> [DShieldRecord] {
     (start..<(start + count)).map { (i: Int) -> DShieldRecord in
         let udp = i % 3 == 0
         let flags: TCPFlags = udp ? [] : [.syn, .ece]
-        return record("198.51.100.\(i % 250 + 1)", UInt16(40000 + i), UInt16(i % 1024), proto: udp ? 17 : 6, flags: flags, time: exampleTime + Int64(i))
+        return record(
+            "198.51.100.\(i % 250 + 1)", UInt16(40000 + i), UInt16(i % 1024), proto: udp ? 17 : 6, flags: flags,
+            time: exampleTime + Int64(i))
     }
 }
 
 final class LogLines: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
-    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
-    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
 }
 
 @Suite struct SpoolTests {
@@ -30,7 +41,8 @@ final class LogLines: @unchecked Sendable {
         let dir = temporaryDirectory("spool")
         let records = sampleRecords(25) + [record("2001:db8::1", 0, 65535, proto: 6, flags: .syn)]
         do {
-            let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in })
+            let spool = try Spool(
+                directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in })
             try spool.append(records)
         }
         let reopened = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in })
@@ -89,7 +101,9 @@ final class LogLines: @unchecked Sendable {
     @Test func aFullSpoolDropsTheOldestBatchesLoudly() throws {
         let log = LogLines()
         // About 45 bytes a line: 10-record batches of ~450 bytes, at most ~2 kB kept.
-        let spool = try Spool(directory: temporaryDirectory("bound"), configuration: SpoolConfiguration(batchRecordLimit: 10, maximumBytes: 2000), log: log.append)
+        let spool = try Spool(
+            directory: temporaryDirectory("bound"),
+            configuration: SpoolConfiguration(batchRecordLimit: 10, maximumBytes: 2000), log: log.append)
         for i in 0..<10 { try spool.append(sampleRecords(10, from: i * 10)) }
         #expect(spool.droppedRecords > 0 && spool.droppedRecords % 10 == 0)
         #expect(try spool.pendingRecords == 100 - spool.droppedRecords)
@@ -100,7 +114,8 @@ final class LogLines: @unchecked Sendable {
 
     @Test func aBatchBeingSentIsNeverDroppedToKeepTheBound() throws {
         let dir = temporaryDirectory("bound-sending")
-        let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10, maximumBytes: 2000), log: { _ in })
+        let spool = try Spool(
+            directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10, maximumBytes: 2000), log: { _ in })
         try spool.append(sampleRecords(10))
         let sending = try #require(try spool.claimOldestBatch())
         for i in 1..<10 { try spool.append(sampleRecords(10, from: i * 10)) }
@@ -134,11 +149,15 @@ final class LogLines: @unchecked Sendable {
 
     @Test func aSpoolReopenedWithASmallerBatchLimitSealsTheFullFileFirst() throws {
         let dir = temporaryDirectory("limit")
-        do { try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in }).append(sampleRecords(6)) }
+        do {
+            try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 10), log: { _ in }).append(
+                sampleRecords(6))
+        }
         let spool = try Spool(directory: dir, configuration: SpoolConfiguration(batchRecordLimit: 3), log: { _ in })
         try spool.append(sampleRecords(4, from: 6))
         try spool.seal()
-        var sizes: [Int] = [], back: [DShieldRecord] = []
+        var sizes: [Int] = []
+        var back: [DShieldRecord] = []
         while let batch = try spool.claimOldestBatch() {
             sizes.append(batch.records.count)
             back += batch.records
@@ -170,7 +189,9 @@ final class LogLines: @unchecked Sendable {
     }
 
     @Test func appendsFromOneThreadWhileAnotherSubmitsLoseAndRepeatNothing() throws {
-        let spool = try Spool(directory: temporaryDirectory("threads"), configuration: SpoolConfiguration(batchRecordLimit: 7), log: { _ in })
+        let spool = try Spool(
+            directory: temporaryDirectory("threads"), configuration: SpoolConfiguration(batchRecordLimit: 7),
+            log: { _ in })
         let total = 600
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {

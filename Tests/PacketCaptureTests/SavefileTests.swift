@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import PacketCapture
+import Testing
 import WireFormat
 import _ScanTapTestSupport
 
@@ -18,7 +18,9 @@ final class TemporaryFile {
 }
 
 private func frames(_ count: Int) -> [[UInt8]] {
-    (0..<count).map { builder.frame(from: a, to: b, .tcp(sourcePort: 40000, destinationPort: UInt16($0 + 1), flags: .syn)) }
+    (0..<count).map {
+        builder.frame(from: a, to: b, .tcp(sourcePort: 40000, destinationPort: UInt16($0 + 1), flags: .syn))
+    }
 }
 
 private func readAll(_ path: String) throws -> [(Timestamp, [UInt8], Int)] {
@@ -32,13 +34,24 @@ private func readAll(_ path: String) throws -> [(Timestamp, [UInt8], Int)] {
 /// writer does not produce on this machine.
 private func classicPcap(bigEndian: Bool, nanoseconds: Bool, linkType: UInt32, records: [(Int64, [UInt8])]) -> Data {
     var data = Data()
-    func u32(_ v: UInt32) { data.append(contentsOf: withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian, Array.init)) }
-    func u16(_ v: UInt16) { data.append(contentsOf: withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian, Array.init)) }
-    u32(nanoseconds ? 0xA1B2_3C4D : 0xA1B2_C3D4); u16(2); u16(4); u32(0); u32(0); u32(65535); u32(linkType)
+    func u32(_ v: UInt32) {
+        data.append(contentsOf: withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian, Array.init))
+    }
+    func u16(_ v: UInt16) {
+        data.append(contentsOf: withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian, Array.init))
+    }
+    u32(nanoseconds ? 0xA1B2_3C4D : 0xA1B2_C3D4)
+    u16(2)
+    u16(4)
+    u32(0)
+    u32(0)
+    u32(65535)
+    u32(linkType)
     for (ns, frame) in records {
         u32(UInt32(ns / 1_000_000_000))
         u32(UInt32(nanoseconds ? ns % 1_000_000_000 : ns % 1_000_000_000 / 1000))
-        u32(UInt32(frame.count)); u32(UInt32(frame.count))
+        u32(UInt32(frame.count))
+        u32(UInt32(frame.count))
         data.append(contentsOf: frame)
     }
     return data
@@ -50,13 +63,30 @@ private func pcapng(records: [(Int64, [UInt8])]) -> Data {
     var data = Data()
     func u32(_ v: UInt32) { data.append(contentsOf: withUnsafeBytes(of: v.littleEndian, Array.init)) }
     func u16(_ v: UInt16) { data.append(contentsOf: withUnsafeBytes(of: v.littleEndian, Array.init)) }
-    u32(0x0A0D_0D0A); u32(28); u32(0x1A2B_3C4D); u16(1); u16(0); u32(0xFFFF_FFFF); u32(0xFFFF_FFFF); u32(28)
-    u32(1); u32(20); u16(1); u16(0); u32(65535); u32(20)
+    u32(0x0A0D_0D0A)
+    u32(28)
+    u32(0x1A2B_3C4D)
+    u16(1)
+    u16(0)
+    u32(0xFFFF_FFFF)
+    u32(0xFFFF_FFFF)
+    u32(28)
+    u32(1)
+    u32(20)
+    u16(1)
+    u16(0)
+    u32(65535)
+    u32(20)
     for (ns, frame) in records {
         let padded = (frame.count + 3) / 4 * 4
         let micros = UInt64(ns / 1000)
-        u32(6); u32(UInt32(32 + padded)); u32(0); u32(UInt32(micros >> 32)); u32(UInt32(micros & 0xFFFF_FFFF))
-        u32(UInt32(frame.count)); u32(UInt32(frame.count))
+        u32(6)
+        u32(UInt32(32 + padded))
+        u32(0)
+        u32(UInt32(micros >> 32))
+        u32(UInt32(micros & 0xFFFF_FFFF))
+        u32(UInt32(frame.count))
+        u32(UInt32(frame.count))
         data.append(contentsOf: frame + [UInt8](repeating: 0, count: padded - frame.count))
         u32(UInt32(32 + padded))
     }
@@ -69,7 +99,9 @@ private func pcapng(records: [(Int64, [UInt8])]) -> Data {
         let written = frames(5)
         do {
             let writer = try SavefileWriter(path: file.path, dataLinkType: 1)
-            for (i, f) in written.enumerated() { writer.write(f, timestamp: Timestamp(nanoseconds: 1_700_000_000_123_456_789 + Int64(i))) }
+            for (i, f) in written.enumerated() {
+                writer.write(f, timestamp: Timestamp(nanoseconds: 1_700_000_000_123_456_789 + Int64(i)))
+            }
         }
         let read = try readAll(file.path)
         #expect(read.map(\.1) == written)
@@ -116,7 +148,8 @@ private func pcapng(records: [(Int64, [UInt8])]) -> Data {
 
     @Test func aTruncatedCaptureDeliversEveryWholePacketThenFails() throws {
         let file = TemporaryFile("truncated.pcap")
-        var data = classicPcap(bigEndian: false, nanoseconds: false, linkType: 1,
+        var data = classicPcap(
+            bigEndian: false, nanoseconds: false, linkType: 1,
             records: frames(10).enumerated().map { (Int64($0.offset) * 1000, $0.element) })
         data.removeLast(7)
         try data.write(to: URL(fileURLWithPath: file.path))
@@ -133,7 +166,8 @@ private func pcapng(records: [(Int64, [UInt8])]) -> Data {
 
     @Test func anUnsupportedLinkTypeIsRefusedByName() throws {
         let file = TemporaryFile("wifi.pcap")
-        try classicPcap(bigEndian: false, nanoseconds: false, linkType: 105, records: []).write(to: URL(fileURLWithPath: file.path))
+        try classicPcap(bigEndian: false, nanoseconds: false, linkType: 105, records: []).write(
+            to: URL(fileURLWithPath: file.path))
         let handle = try CaptureHandle.openSavefile(file.path)
         #expect {
             _ = try handle.decodableLinkType()

@@ -1,7 +1,8 @@
-@testable import ReverseDNS
 import Testing
-import _ScanTapTestSupport
 import WireFormat
+import _ScanTapTestSupport
+
+@testable import ReverseDNS
 
 @Suite struct LookupCacheTests {
     let start = ContinuousClock.now
@@ -88,8 +89,10 @@ import WireFormat
         #expect(DNSServer(text)?.description == written)
     }
 
-    @Test(arguments: ["", "localhost", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "[127.0.0.1]:53", "[2001:db8::53]x",
-        "2001:db8::53:99999", "[2001:db8::53"])
+    @Test(arguments: [
+        "", "localhost", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", "[127.0.0.1]:53", "[2001:db8::53]x",
+        "2001:db8::53:99999", "[2001:db8::53",
+    ])
     func aMalformedServerIsRefused(text: String) {
         #expect(DNSServer(text) == nil)
     }
@@ -108,6 +111,9 @@ import WireFormat
 
     @Test func anAddressIsWrittenInNetworkOrderForCAres() {
         #expect(IPAddress("192.0.2.10")!.networkBytes == [192, 0, 2, 10])
-        #expect(IPAddress("2001:db8::10")!.networkBytes == [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [0x10])
+        #expect(
+            IPAddress("2001:db8::10")!.networkBytes == [0x20, 0x01, 0x0d, 0xb8] + Array(repeating: 0, count: 11) + [
+                0x10
+            ])
     }
 }

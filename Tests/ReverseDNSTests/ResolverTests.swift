@@ -1,10 +1,11 @@
 import Foundation
-@testable import ReverseDNS
 import ScanDetection
 import ScannerClassification
 import Testing
-import _ScanTapTestSupport
 import WireFormat
+import _ScanTapTestSupport
+
+@testable import ReverseDNS
 
 /// A resolver for tests: short timeouts, so a lost answer fails the test in seconds.
 func resolver(

@@ -1,5 +1,6 @@
 import Testing
 import WireFormat
+
 @testable import ScanDetection
 
 private let scanner = IPAddress("198.18.0.3")!
@@ -10,7 +11,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
     configuration.maxSources = 1024
     configure(&configuration)
     // Fixed keys: exact counts below must not hinge on chance collisions in the bitmaps.
-    return ScanDetector(configuration: configuration, keys: .init(pair: 0x5EED_0001, port: 0x5EED_0002, host: 0x5EED_0003))
+    return ScanDetector(
+        configuration: configuration, keys: .init(pair: 0x5EED_0001, port: 0x5EED_0002, host: 0x5EED_0003))
 }
 
 @Suite struct ScanDetectorTests {
@@ -20,7 +22,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         for port in UInt16(1)...10 {
             let t = Double(port) * 0.01
             if let a = d.process(Traffic.tcp(scanner, 40000, victim, port, .syn, at: t)) { alerts.append(a) }
-            if let a = d.process(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack], at: t + 0.001)) { alerts.append(a) }
+            if let a = d.process(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack], at: t + 0.001)) {
+                alerts.append(a)
+            }
         }
         let alert = try #require(alerts.first)
         #expect(alerts.count == 1)
@@ -38,7 +42,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let client = Traffic.host(50)
         for n in 0..<40 {
             let server = Traffic.host(1000 + n)
-            #expect(d.process(Traffic.tcp(client, UInt16(50000 + n), server, 443, .syn, at: Double(n), stackOptions: true)) == nil)
+            #expect(
+                d.process(Traffic.tcp(client, UInt16(50000 + n), server, 443, .syn, at: Double(n), stackOptions: true))
+                    == nil)
             // Three in every forty hit a closed port; the successes outweigh them.
             let answer: TCPFlags = n % 13 == 0 ? [.rst, .ack] : [.syn, .ack]
             #expect(d.process(Traffic.tcp(server, 443, client, UInt16(50000 + n), answer, at: Double(n) + 0.02)) == nil)
@@ -81,7 +87,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let d = detector()
         var alerts: [Alert] = []
         for n in 0..<80 {
-            if let a = d.process(Traffic.tcp(scanner, 51406, Traffic.host(n), 445, .syn, at: Double(n) * 0.01)) { alerts.append(a) }
+            if let a = d.process(Traffic.tcp(scanner, 51406, Traffic.host(n), 445, .syn, at: Double(n) * 0.01)) {
+                alerts.append(a)
+            }
         }
         let alert = try #require(alerts.first)
         #expect(alerts.count == 1 && alert.path == .unansweredContacts)
@@ -96,7 +104,10 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let d = detector()
         var alerts: [Alert] = []
         for port in UInt16(1)...12 {
-            if let a = d.process(Traffic.tcp(scanner, UInt16(52000) + port, victim, port, .syn, at: Double(port) * 0.1, stackOptions: true)) {
+            if let a = d.process(
+                Traffic.tcp(
+                    scanner, UInt16(52000) + port, victim, port, .syn, at: Double(port) * 0.1, stackOptions: true))
+            {
                 alerts.append(a)
             }
         }
@@ -109,7 +120,11 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         // their way. Horizontal contacts need the higher unanswered count.
         let d = detector()
         for n in 0..<(DetectorConfiguration().unansweredContactsToDeclare - 1) {
-            #expect(d.process(Traffic.tcp(Traffic.host(50), UInt16(50000 + n), Traffic.host(1000 + n), 443, .syn, stackOptions: true)) == nil)
+            #expect(
+                d.process(
+                    Traffic.tcp(
+                        Traffic.host(50), UInt16(50000 + n), Traffic.host(1000 + n), 443, .syn, stackOptions: true))
+                    == nil)
         }
     }
 
@@ -120,7 +135,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         for n in 0..<9 {
             let t = Double(n) * 600
             for retry in 0..<3 {
-                var syn = Traffic.tcp(scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn,
+                var syn = Traffic.tcp(
+                    scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn,
                     at: t + [0, 3, 9][retry], stackOptions: true)
                 syn.sequenceNumber = 0x1000 &* UInt32(n + 1)
                 if let a = d.process(syn) { alerts.append(a) }
@@ -133,7 +149,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
     @Test func packetsMirroredTwiceAndReconnectsAreNotRetransmissions() {
         let d = detector()
         for n in 0..<20 {
-            var syn = Traffic.tcp(scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60,
+            var syn = Traffic.tcp(
+                scanner, UInt16(50000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60,
                 stackOptions: true)
             syn.sequenceNumber = 0x1000 &* UInt32(n + 1)
             _ = d.process(syn)
@@ -141,7 +158,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             syn.timestamp = Timestamp(nanoseconds: syn.timestamp.nanoseconds + 20_000)
             #expect(d.process(syn) == nil)
             // A new connection to the same service a few seconds later: new port, new sequence.
-            var again = Traffic.tcp(scanner, UInt16(51000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60 + 5,
+            var again = Traffic.tcp(
+                scanner, UInt16(51000 + n), Traffic.host(300 + n), 445, .syn, at: Double(n) * 60 + 5,
                 stackOptions: true)
             again.sequenceNumber = 0x7000 &* UInt32(n + 1)
             #expect(d.process(again) == nil)
@@ -154,9 +172,12 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         var alerts: [Alert] = []
         for n in 0..<6 {
             let target = Traffic.host(700 + n)
-            if let a = d.process(Traffic.tcp(scanner, 52972, target, 80, .syn, at: Double(n) * 600)) { alerts.append(a) }
+            if let a = d.process(Traffic.tcp(scanner, 52972, target, 80, .syn, at: Double(n) * 600)) {
+                alerts.append(a)
+            }
             // The outer header was rewritten, the quoted one kept the original address.
-            var prohibited = Traffic.portUnreachable(from: target, quoting: scanner, 52972, IPAddress("143.219.0.1")!, 80,
+            var prohibited = Traffic.portUnreachable(
+                from: target, quoting: scanner, 52972, IPAddress("143.219.0.1")!, 80,
                 at: Double(n) * 600 + 0.001)
             prohibited.quoted?.ipProtocol = 6
             if let a = d.process(prohibited) { alerts.append(a) }
@@ -175,13 +196,15 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             packets.append(Traffic.tcp(scanner, 40000, victim, port, .syn, at: t))
             packets.append(Traffic.tcp(victim, port, scanner, 40000, [.rst, .ack], at: t + 0.001))
             packets.append(Traffic.tcp(Traffic.host(9), 50000, Traffic.host(Int(port)), 22, .fin, at: t + 0.002))
-            packets.append(Traffic.tcp(Traffic.host(7), 51000 + port, victim, 443, .syn, at: t + 0.003, stackOptions: true))
+            packets.append(
+                Traffic.tcp(Traffic.host(7), 51000 + port, victim, 443, .syn, at: t + 0.003, stackOptions: true))
             packets.append(Traffic.tcp(victim, 443, Traffic.host(7), 51000 + port, [.syn, .ack], at: t + 0.004))
         }
         func run(batched: Bool) -> (alerts: [Alert], episodes: [Episode]) {
             var configuration = DetectorConfiguration()
             configuration.maxSources = 1024
-            let d = ScanDetector(configuration: configuration, exclusive: exclusive, keys: .init(pair: 1, port: 2, host: 3))
+            let d = ScanDetector(
+                configuration: configuration, exclusive: exclusive, keys: .init(pair: 1, port: 2, host: 3))
             var alerts: [Alert] = []
             if batched {
                 packets.withUnsafeBufferPointer { d.process($0) { alerts.append($0) } }
@@ -190,7 +213,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             }
             return (alerts, d.closeAll())
         }
-        let single = run(batched: false), batch = run(batched: true)
+        let single = run(batched: false)
+        let batch = run(batched: true)
         #expect(single.alerts.map(\.source) == [scanner, Traffic.host(9)])
         #expect(batch.alerts.map(\.source) == single.alerts.map(\.source))
         #expect(batch.alerts.map(\.detectedAfter) == single.alerts.map(\.detectedAfter))
@@ -250,7 +274,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         for port in UInt16(1)...20 {
             if let a = d.process(Traffic.tcp(scanner, 45195, victim, port, flags)) { alerts.append(a) }
             // Closed ports answer RST/ACK; open ones (every fifth) stay silent.
-            if port % 5 != 0, let a = d.process(Traffic.tcp(victim, port, scanner, 45195, [.rst, .ack])) { alerts.append(a) }
+            if port % 5 != 0, let a = d.process(Traffic.tcp(victim, port, scanner, 45195, [.rst, .ack])) {
+                alerts.append(a)
+            }
         }
         #expect(alerts.count == 1 && alerts.first?.technique == technique)
         let episode = try #require(d.closeAll().first)
@@ -286,14 +312,17 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             _ = d.process(Traffic.tcp(server, 443, scanner, clientPort, .ack, at: t))
             _ = d.process(Traffic.tcp(scanner, clientPort, server, 443, .rst, at: t + 0.1))
             // The same client's connections, each from its own port, reset by other servers.
-            _ = d.process(Traffic.tcp(scanner, clientPort, Traffic.host(100 + Int(connection)), 443, [.fin, .ack], at: t + 0.15))
-            _ = d.process(Traffic.tcp(Traffic.host(100 + Int(connection)), 443, scanner, clientPort, .rst, at: t + 0.16))
+            _ = d.process(
+                Traffic.tcp(scanner, clientPort, Traffic.host(100 + Int(connection)), 443, [.fin, .ack], at: t + 0.15))
+            _ = d.process(
+                Traffic.tcp(Traffic.host(100 + Int(connection)), 443, scanner, clientPort, .rst, at: t + 0.16))
             // A client without options whose connections the server resets, after two ACKs each.
             _ = d.process(Traffic.tcp(scanner, clientPort, server, 8443, .ack, at: t + 0.2))
             _ = d.process(Traffic.tcp(scanner, clientPort, server, 8443, .ack, at: t + 0.3))
             _ = d.process(Traffic.tcp(server, 8443, scanner, clientPort, .rst, at: t + 0.4))
             // An operating system's segments carry timestamps.
-            _ = d.process(Traffic.tcp(scanner, clientPort, victim, connection + 1, .ack, at: t + 0.5, stackOptions: true))
+            _ = d.process(
+                Traffic.tcp(scanner, clientPort, victim, connection + 1, .ack, at: t + 0.5, stackOptions: true))
             _ = d.process(Traffic.tcp(victim, connection + 1, scanner, clientPort, .rst, at: t + 0.6))
         }
         #expect(d.closeAll().isEmpty)
@@ -309,7 +338,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             if let a = d.process(probe) { alerts.append(a) }
         }
         let alert = try #require(alerts.first)
-        #expect(alerts.count == 1 && alert.technique == .ack && alert.path == .toolFingerprint && alert.detectedAfter == 5)
+        #expect(
+            alerts.count == 1 && alert.technique == .ack && alert.path == .toolFingerprint && alert.detectedAfter == 5)
         // Without the tool's marks, unanswered ACKs decide nothing.
         let plain = detector()
         for port in UInt16(1)...100 { #expect(plain.process(Traffic.tcp(scanner, 56774, victim, port, .ack)) == nil) }
@@ -330,7 +360,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         var alerts: [Alert] = []
         for port in UInt16(1)...20 {
             if let a = d.process(Traffic.udp(scanner, 61000, victim, port)) { alerts.append(a) }
-            if let a = d.process(Traffic.portUnreachable(from: victim, quoting: scanner, 61000, victim, port)) { alerts.append(a) }
+            if let a = d.process(Traffic.portUnreachable(from: victim, quoting: scanner, 61000, victim, port)) {
+                alerts.append(a)
+            }
         }
         #expect(alerts.count == 1 && alerts.first?.technique == .udp && alerts.first?.path == .sequentialTest)
         #expect(try #require(d.closeAll().first).technique == .udp)
@@ -356,11 +388,14 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let d = detector()
         var alerts: [Alert] = []
         for n in 0..<80 {
-            if let a = d.process(Traffic.ping(scanner, Traffic.host(2000 + n), at: Double(n) * 0.01)) { alerts.append(a) }
+            if let a = d.process(Traffic.ping(scanner, Traffic.host(2000 + n), at: Double(n) * 0.01)) {
+                alerts.append(a)
+            }
         }
         #expect(alerts.count == 1 && alerts.first?.technique == .icmp)
         let episode = try #require(d.closeAll().first)
-        #expect(episode.technique == .icmp && episode.shape == .horizontal && episode.ports.isEmpty && episode.probes == 80)
+        #expect(
+            episode.technique == .icmp && episode.shape == .horizontal && episode.ports.isEmpty && episode.probes == 80)
     }
 
     @Test func pingsThatAreAnsweredAreNotASweep() {
@@ -401,11 +436,17 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let d = detector()
         var alerts: [Alert] = []
         for n in 0..<60 {
-            let peer = IPAddress(ipv4: sameNetwork ? 0x0A01_0000 | UInt32(n) : UInt32(n + 11) << 24 | UInt32(n * 7919 & 0xFFFF))
-            if let a = d.process(Traffic.tcp(scanner, UInt16(3600 + n), peer, 6346, .syn, at: Double(n) * 0.05, stackOptions: stack)) {
+            let peer = IPAddress(
+                ipv4: sameNetwork ? 0x0A01_0000 | UInt32(n) : UInt32(n + 11) << 24 | UInt32(n * 7919 & 0xFFFF))
+            if let a = d.process(
+                Traffic.tcp(scanner, UInt16(3600 + n), peer, 6346, .syn, at: Double(n) * 0.05, stackOptions: stack))
+            {
                 alerts.append(a)
             }
-            if n % 10 != 0, let a = d.process(Traffic.tcp(peer, 6346, scanner, UInt16(3600 + n), [.rst, .ack], at: Double(n) * 0.05 + 0.03)) {
+            if n % 10 != 0,
+                let a = d.process(
+                    Traffic.tcp(peer, 6346, scanner, UInt16(3600 + n), [.rst, .ack], at: Double(n) * 0.05 + 0.03))
+            {
                 alerts.append(a)
             }
         }
@@ -442,7 +483,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let d = detector()
         var alerts = 0
         for n in 0..<12 {
-            if d.process(Traffic.tcp(scanner, 40000, victim, UInt16(1 + n), .syn, at: Double(n) * 60)) != nil { alerts += 1 }
+            if d.process(Traffic.tcp(scanner, 40000, victim, UInt16(1 + n), .syn, at: Double(n) * 60)) != nil {
+                alerts += 1
+            }
             _ = d.sweep(now: Traffic.time(Double(n) * 60 + 59))
         }
         #expect(alerts == 1)
@@ -460,7 +503,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
             _ = d.process(Traffic.tcp(host, 22, scanner, 40000, [.syn, .ack], at: Double(n)))
             _ = d.process(Traffic.tcp(scanner, 40000, host, 22, .ack, at: Double(n)))
             if n < 6 {  // a login attempt: data on the pair it probed, several segments each
-                for _ in 0..<3 { _ = d.process(Traffic.tcp(scanner, 40000, host, 22, [.psh, .ack], at: Double(n), payload: 40)) }
+                for _ in 0..<3 {
+                    _ = d.process(Traffic.tcp(scanner, 40000, host, 22, [.psh, .ack], at: Double(n), payload: 40))
+                }
             }
         }
         // Data to a host it never probed does not count.
@@ -470,7 +515,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
 
     @Test func dataFromSourcesNeverDeclaredIsNotLookedAt() {
         let d = detector()
-        let client = Traffic.host(50), server = Traffic.host(60)
+        let client = Traffic.host(50)
+        let server = Traffic.host(60)
         _ = d.process(Traffic.tcp(client, 50000, server, 443, .syn, stackOptions: true))
         _ = d.process(Traffic.tcp(server, 443, client, 50000, [.syn, .ack]))
         for _ in 0..<100 { _ = d.process(Traffic.tcp(client, 50000, server, 443, [.psh, .ack], payload: 500)) }
@@ -553,7 +599,8 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
     }
 
     @Test func episodesSayWhichWayTheyWentRelativeToTheHomeNetwork() throws {
-        let home = IPAddress("198.18.0.10")!, outside = IPAddress("198.19.7.7")!
+        let home = IPAddress("198.18.0.10")!
+        let outside = IPAddress("198.19.7.7")!
         #expect(try direction(from: outside, to: [home]) == .inbound)
         #expect(try direction(from: home, to: [outside]) == .outbound)
         #expect(try direction(from: IPAddress("198.18.0.11")!, to: [home]) == .internal)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ScanDetection
 
 @Suite struct SipHashTests {
@@ -12,7 +13,8 @@ import Testing
     }
 
     @Test func differentKeysGiveUnrelatedHashes() {
-        let a = SipHash13(k0: 1, k1: 2), b = SipHash13(k0: 1, k1: 3)
+        let a = SipHash13(k0: 1, k1: 2)
+        let b = SipHash13(k0: 1, k1: 3)
         #expect(a.hash(42, 43) != b.hash(42, 43))
         #expect(a.hash(42, 43) == a.hash(42, 43))
         #expect(a.hash(42, 43) != a.hash(43, 42))

@@ -1,6 +1,7 @@
-import Testing
 import Dispatch
+import Testing
 import WireFormat
+
 @testable import ScanDetection
 
 /// Hammers the table from several threads with known traffic and checks exact counts. Run by
@@ -37,7 +38,8 @@ import WireFormat
         let table = detector.table
         let allPorts = (0..<(Self.threads * Self.portsPerThread)).map { UInt16($0) }
         let distinctPairs = Set(allPorts.map { table.pairIndex(host: target, port: $0) }).count
-        let distinctAnswered = Set(allPorts.filter { $0 % 2 == 0 }.map { table.pairIndex(host: target, port: $0) }).count
+        let distinctAnswered = Set(allPorts.filter { $0 % 2 == 0 }.map { table.pairIndex(host: target, port: $0) })
+            .count
         let distinctPortBits = Set(allPorts.map { table.portIndex($0) }).count
         #expect(table.insertions == Self.sources)
         for s in 0..<Self.sources {
@@ -49,7 +51,9 @@ import WireFormat
             #expect(snapshot.successes == distinctAnswered)
             #expect(snapshot.lastSeen == Traffic.time(Double(Self.repetitions - 1)))
             var ones = 0
-            for w in 0..<SourceTable.bitmapWords { ones += table.load(slot, SourceTable.Field.portBitmap + w).nonzeroBitCount }
+            for w in 0..<SourceTable.bitmapWords {
+                ones += table.load(slot, SourceTable.Field.portBitmap + w).nonzeroBitCount
+            }
             #expect(ones == distinctPortBits)
             #expect(snapshot.portSample.count == DetectorConfiguration.portSampleSize)
         }

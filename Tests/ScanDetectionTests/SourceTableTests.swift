@@ -1,5 +1,6 @@
 import Testing
 import WireFormat
+
 @testable import ScanDetection
 
 @Suite struct SourceTableTests {

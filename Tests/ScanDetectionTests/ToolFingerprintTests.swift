@@ -1,5 +1,6 @@
 import Testing
 import WireFormat
+
 @testable import ScanDetection
 
 private let scanner = IPAddress("198.18.0.3")!
@@ -13,7 +14,8 @@ private func label(count: Int = 30, _ shape: (Int, inout DecodedPacket) -> Void)
         var p = Traffic.tcp(scanner, 40000, Traffic.host(1000 + i), UInt16(1 + i), .syn, at: Double(i) * 0.01)
         shape(i, &p)
         _ = detector.process(p)
-        _ = detector.process(Traffic.tcp(p.destination, p.destinationPort, scanner, p.sourcePort, [.rst, .ack], at: Double(i) * 0.01))
+        _ = detector.process(
+            Traffic.tcp(p.destination, p.destinationPort, scanner, p.sourcePort, [.rst, .ack], at: Double(i) * 0.01))
     }
     let episode = try #require(detector.closeAll().first)
     return (episode.tool, episode.toolConfidence)
@@ -104,10 +106,13 @@ private func nmapTTL(_ i: Int) -> UInt8 { UInt8(37 + (i * 7) % 23) }
         var packets: [DecodedPacket] = []
         for i in 0..<30 {
             // Every third probe is a retry, from the source port plus the try number.
-            var p = Traffic.udp(scanner, i % 3 == 2 ? 34220 : 34218, Traffic.host(2), UInt16(100 + i), at: Double(i) * 0.01)
+            var p = Traffic.udp(
+                scanner, i % 3 == 2 ? 34220 : 34218, Traffic.host(2), UInt16(100 + i), at: Double(i) * 0.01)
             p.ttl = nmapTTL(i)
             packets.append(p)
-            packets.append(Traffic.portUnreachable(from: Traffic.host(2), quoting: scanner, p.sourcePort, Traffic.host(2), p.destinationPort))
+            packets.append(
+                Traffic.portUnreachable(
+                    from: Traffic.host(2), quoting: scanner, p.sourcePort, Traffic.host(2), p.destinationPort))
         }
         #expect(try episodeLabel(packets).tool == "nmap")
     }

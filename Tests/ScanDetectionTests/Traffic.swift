@@ -1,4 +1,5 @@
 import WireFormat
+
 @testable import ScanDetection
 
 /// Decoded packets for detector tests, built directly (the decoder has its own tests).
@@ -25,9 +26,10 @@ enum Traffic {
         return p
     }
 
-    static func udp(_ source: IPAddress, _ sourcePort: UInt16, _ destination: IPAddress, _ destinationPort: UInt16,
-        at seconds: Double = 0) -> DecodedPacket
-    {
+    static func udp(
+        _ source: IPAddress, _ sourcePort: UInt16, _ destination: IPAddress, _ destinationPort: UInt16,
+        at seconds: Double = 0
+    ) -> DecodedPacket {
         var p = tcp(source, sourcePort, destination, destinationPort, [], at: seconds)
         p.transport = .udp
         p.ipProtocol = 17
@@ -35,20 +37,24 @@ enum Traffic {
     }
 
     /// An ICMP port unreachable from `router` quoting a UDP probe `prober` → `target`:`port`.
-    static func portUnreachable(from router: IPAddress, quoting prober: IPAddress, _ proberPort: UInt16,
-        _ target: IPAddress, _ port: UInt16, at seconds: Double = 0) -> DecodedPacket
-    {
+    static func portUnreachable(
+        from router: IPAddress, quoting prober: IPAddress, _ proberPort: UInt16,
+        _ target: IPAddress, _ port: UInt16, at seconds: Double = 0
+    ) -> DecodedPacket {
         var p = tcp(router, 0, prober, 0, [], at: seconds)
         p.transport = router.isIPv4 ? .icmp : .icmpv6
         p.ipProtocol = router.isIPv4 ? 1 : 58
         p.icmpType = router.isIPv4 ? 3 : 1
         p.icmpCode = router.isIPv4 ? 3 : 4
-        p.quoted = QuotedPacket(source: prober, destination: target, ipProtocol: 17, sourcePort: proberPort,
+        p.quoted = QuotedPacket(
+            source: prober, destination: target, ipProtocol: 17, sourcePort: proberPort,
             destinationPort: port)
         return p
     }
 
-    static func ping(_ source: IPAddress, _ destination: IPAddress, reply: Bool = false, at seconds: Double = 0) -> DecodedPacket {
+    static func ping(_ source: IPAddress, _ destination: IPAddress, reply: Bool = false, at seconds: Double = 0)
+        -> DecodedPacket
+    {
         var p = tcp(source, 0, destination, 0, [], at: seconds)
         p.transport = source.isIPv4 ? .icmp : .icmpv6
         p.ipProtocol = source.isIPv4 ? 1 : 58

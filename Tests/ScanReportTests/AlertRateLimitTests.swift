@@ -1,5 +1,5 @@
-import Testing
 import ScanReport
+import Testing
 import WireFormat
 
 @Suite struct AlertRateLimitTests {

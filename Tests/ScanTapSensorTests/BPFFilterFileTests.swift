@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import PacketCapture
 import ScanTapSensor
+import Testing
 import WireFormat
 import _ScanTapTestSupport
 
@@ -36,7 +36,9 @@ import _ScanTapTestSupport
         for file in Self.files {
             let lines = try String(contentsOfFile: "\(Self.directory)/\(file)", encoding: .utf8)
                 .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            #expect(lines.filter { $0.hasPrefix("#") }.count >= lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }.count / 2,
+            #expect(
+                lines.filter { $0.hasPrefix("#") }.count >= lines.filter { !$0.isEmpty && !$0.hasPrefix("#") }.count
+                    / 2,
                 "\(file) has clauses without comments")
         }
     }
@@ -58,7 +60,10 @@ import _ScanTapTestSupport
         ("pure ACK", .tcp(sourcePort: 40000, destinationPort: 22, flags: .ack), true, false),
         ("FIN/ACK", .tcp(sourcePort: 40000, destinationPort: 22, flags: [.fin, .ack]), true, false),
         ("ACK with data", .tcp(sourcePort: 40000, destinationPort: 22, flags: .ack, data: 100), false, false),
-        ("PSH/ACK with data", .tcp(sourcePort: 40000, destinationPort: 22, flags: [.psh, .ack], data: 1400), false, false),
+        (
+            "PSH/ACK with data", .tcp(sourcePort: 40000, destinationPort: 22, flags: [.psh, .ack], data: 1400), false,
+            false
+        ),
         ("UDP", .udp(sourcePort: 5353, destinationPort: 161, data: 20), true, false),
         ("ICMP echo", .icmp(type: 8, code: 0), true, false),
     ]
@@ -79,13 +84,16 @@ import _ScanTapTestSupport
     func filtersKeepAndDropWhatTheyPromise(link index: Int) throws {
         let (linkName, link) = Self.links[index]
         let builder = FrameBuilder(link: link)
-        let programs = try ["default", "syn-only", "all"].map { try Self.program($0, dataLinkType: builder.dataLinkType) }
+        let programs = try ["default", "syn-only", "all"].map {
+            try Self.program($0, dataLinkType: builder.dataLinkType)
+        }
         for (name, payload, keptByDefault, keptBySYNOnly) in Self.cases {
             for (source, destination) in [(Self.a4, Self.b4), (Self.a6, Self.b6)] {
                 let frame = builder.frame(from: source, to: destination, payload)
                 let family = source.isIPv4 ? "IPv4" : "IPv6"
                 #expect(Self.accepts(programs[0], frame) == keptByDefault, "default.bpf, \(linkName) \(family) \(name)")
-                #expect(Self.accepts(programs[1], frame) == keptBySYNOnly, "syn-only.bpf, \(linkName) \(family) \(name)")
+                #expect(
+                    Self.accepts(programs[1], frame) == keptBySYNOnly, "syn-only.bpf, \(linkName) \(family) \(name)")
                 #expect(Self.accepts(programs[2], frame), "all.bpf, \(linkName) \(family) \(name)")
             }
         }
@@ -96,13 +104,21 @@ import _ScanTapTestSupport
         var fragment = FrameBuilder()
         fragment.fragmentOffset = 185
         // A non-first fragment whose bytes would read as an ACK with data.
-        #expect(Self.accepts(program, fragment.frame(from: Self.a4, to: Self.b4,
-            .tcp(sourcePort: 1, destinationPort: 2, flags: .ack, data: 100))))
+        #expect(
+            Self.accepts(
+                program,
+                fragment.frame(
+                    from: Self.a4, to: Self.b4,
+                    .tcp(sourcePort: 1, destinationPort: 2, flags: .ack, data: 100))))
         var hopByHop = FrameBuilder()
         hopByHop.ipv6ExtensionHeaders = [(0, [0, 0, 1, 4, 0, 0, 0, 0])]
         // BPF cannot walk the chain, so even established data behind one is kept for the decoder.
-        #expect(Self.accepts(program, hopByHop.frame(from: Self.a6, to: Self.b6,
-            .tcp(sourcePort: 1, destinationPort: 2, flags: .ack, data: 100))))
+        #expect(
+            Self.accepts(
+                program,
+                hopByHop.frame(
+                    from: Self.a6, to: Self.b6,
+                    .tcp(sourcePort: 1, destinationPort: 2, flags: .ack, data: 100))))
     }
 
     @Test func nonIPFramesAreDroppedByEveryFilter() throws {

@@ -39,13 +39,16 @@ import _ScanTapTestSupport
     /// the age limit is set to a century here and the tests do not depend on today's date. The
     /// e-mail goes into the User-Agent, which the receiver checks.
     static func writeSubmittingConfig(_ path: String) throws {
-        try "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\nemail=ops@example.org\n[scantap]\nmaxage=3153600000\n"
+        try
+            "[DShield]\nuserid=\(DShieldReceiver.userID)\napikey=\(DShieldReceiver.apiKey)\nemail=ops@example.org\n[scantap]\nmaxage=3153600000\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o600)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
-        || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"), "tcpdump is not installed"))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump")
+                || FileManager.default.isExecutableFile(atPath: "/usr/sbin/tcpdump"), "tcpdump is not installed"))
     func theFailedPolicyReportsExactlyTheUnansweredInboundAttempts() throws {
         // Inbound attempts: SYNs to the victim, keyed (source, port). Answered: the victim's
         // SYN/ACKs, keyed by the (destination, port) they answer.
@@ -53,7 +56,8 @@ import _ScanTapTestSupport
             let parts = pair.split(separator: " ")
             return "\(Self.split(parts[0]).0) \(Self.split(parts[1]).1)"
         }
-        let answered = try Self.tcpdump("tcp and src host \(Self.victim) and tcp[tcpflags] == (tcp-syn|tcp-ack)") { pair in
+        let answered = try Self.tcpdump("tcp and src host \(Self.victim) and tcp[tcpflags] == (tcp-syn|tcp-ack)") {
+            pair in
             let parts = pair.split(separator: " ")
             return "\(Self.split(parts[1]).0) \(Self.split(parts[0]).1)"
         }
@@ -81,11 +85,16 @@ import _ScanTapTestSupport
         #expect(reported.count == Set(reported).count)  // one record per flow
         #expect(Set(reported) == expected)
 
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/records.json"))) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/records.json")))
+            as? [String: Any]
         let logs = try #require(json?["logs"] as? [[String: Any]])
         #expect(json?["type"] as? String == "firewall" && json?["authheader"] == nil)
         #expect(logs.count == expected.count)
-        #expect(logs.allSatisfy { $0["time"] is Int && $0["sport"] is String && $0["dport"] is String && $0["proto"] as? Int == 6 })
+        #expect(
+            logs.allSatisfy {
+                $0["time"] is Int && $0["sport"] is String && $0["dport"] is String && $0["proto"] as? Int == 6
+            })
         #expect(Set(logs.map { "\($0["sip"]!) \($0["dport"]!)" }) == expected)
     }
 
@@ -95,21 +104,26 @@ import _ScanTapTestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The sample's first scanner, listed as a research organisation's for this test.
         let knowledge = "\(dir)/research.tsv"
-        try "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus\nLab Survey\tcidr4\t198.18.0.3/32\ttest\t2026-12\thigh\tlisted\n"
+        try
+            "org\tkind\tvalue\tsource\tsource_date\tconfidence\tstatus\nLab Survey\tcidr4\t198.18.0.3/32\ttest\t2026-12\thigh\tlisted\n"
             .write(toFile: knowledge, atomically: true, encoding: .utf8)
         func sources(_ extra: [String]) throws -> Set<String> {
-            let result = try Scantap.run([
-                "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--knowledge", knowledge,
-                "--dshield-text", "\(dir)/records.txt", "samples/lab-sample.pcap",
-            ] + extra)
+            let result = try Scantap.run(
+                [
+                    "read", "--format", "json", "--home-net", "\(Self.victim)/32", "--knowledge", knowledge,
+                    "--dshield-text", "\(dir)/records.txt", "samples/lab-sample.pcap",
+                ] + extra)
             #expect(result.status == 0, "\(result.stderr)")
-            let lines = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n").dropFirst()
+            let lines = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n")
+                .dropFirst()
             return Set(lines.map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[3]) })
         }
         let all = try sources([])
         #expect(all.contains("198.18.0.3") && all.contains("198.18.0.4"))
         #expect(try sources(["--dshield-exclude", "research"]) == all.subtracting(["198.18.0.3"]))
-        let refused = try Scantap.run(["read", "--no-classify", "--dshield-exclude", "research", "samples/lab-sample.pcap"])
+        let refused = try Scantap.run([
+            "read", "--no-classify", "--dshield-exclude", "research", "samples/lab-sample.pcap",
+        ])
         #expect(refused.status == 2 && refused.stderr.contains("--no-classify"))
     }
 
@@ -118,7 +132,8 @@ import _ScanTapTestSupport
         let dir = NSTemporaryDirectory() + "scantap-submit-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl"
+        let config = "\(dir)/dshield.ini"
+        let received = "\(dir)/received.jsonl"
         try Self.writeSubmittingConfig(config)
         let receiver = try DShieldReceiver(statuses: "500", received: received)
         let url = receiver.url.absoluteString
@@ -128,16 +143,25 @@ import _ScanTapTestSupport
             "--spool", "\(dir)/spool", "--dshield-text", "\(dir)/records.txt", "samples/lab-sample.pcap",
         ])
         #expect(read.status == 0, "\(read.stderr)")
-        let expected = try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n").count - 1  // the subject line; the blank line is not split out
+        let expected =
+            try String(contentsOfFile: "\(dir)/records.txt", encoding: .utf8).split(separator: "\n").count - 1  // the subject line; the blank line is not split out
 
-        let first = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
+        let first = try Scantap.run([
+            "dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url,
+        ])
         #expect(first.status == 1 && first.stderr.contains("stay spooled"))
         let status = try #require(try Scantap.run(["dshield", "status", "--spool", "\(dir)/spool"]).events.first)
         #expect(status["pending_records"] as? Int == expected)
-        #expect((status["last_error"] as? [String: Any])?["error"] as? String == "HTTP 500" && status["last_success"] is NSNull)
-        let second = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url])
+        #expect(
+            (status["last_error"] as? [String: Any])?["error"] as? String == "HTTP 500"
+                && status["last_success"] is NSNull)
+        let second = try Scantap.run([
+            "dshield", "submit", "--dshield-config", config, "--spool", "\(dir)/spool", "--dshield-url", url,
+        ])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(second.events.first?["outcome"] as? String == "done" && second.events.first?["submitted"] as? Int == expected)
+        #expect(
+            second.events.first?["outcome"] as? String == "done"
+                && second.events.first?["submitted"] as? Int == expected)
 
         let arrived = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
         #expect(arrived.count == expected && Set(arrived).count == expected)
@@ -154,7 +178,9 @@ import _ScanTapTestSupport
         let dir = NSTemporaryDirectory() + "scantap-kill-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = "\(dir)/dshield.ini", received = "\(dir)/received.jsonl", spool = "\(dir)/spool"
+        let config = "\(dir)/dshield.ini"
+        let received = "\(dir)/received.jsonl"
+        let spool = "\(dir)/spool"
         try Self.writeSubmittingConfig(config)
         // The receiver stores the first batch, then keeps the client waiting for its answer.
         let receiver = try DShieldReceiver(statuses: "slow", received: received)
@@ -164,7 +190,8 @@ import _ScanTapTestSupport
             "samples/lab-sample.pcap",
         ])
         #expect(read.status == 0, "\(read.stderr)")
-        let spooled = try #require(try Scantap.run(["dshield", "status", "--spool", spool]).events.first?["pending_records"] as? Int)
+        let spooled = try #require(
+            try Scantap.run(["dshield", "status", "--spool", spool]).events.first?["pending_records"] as? Int)
 
         let submit = Process()
         submit.executableURL = URL(fileURLWithPath: Scantap.binary)
@@ -180,7 +207,9 @@ import _ScanTapTestSupport
         kill(submit.processIdentifier, SIGKILL)
         submit.waitUntilExit()
 
-        let again = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url])
+        let again = try Scantap.run([
+            "dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url,
+        ])
         #expect(again.status == 0, "\(again.stderr)")
         // The resent batch is counted and said aloud.
         #expect(again.events.first?["possible_duplicates"] as? Int == spooled)
@@ -194,11 +223,16 @@ import _ScanTapTestSupport
         let dir = NSTemporaryDirectory() + "scantap-url-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = "\(dir)/dshield.ini", spool = "\(dir)/spool"
+        let config = "\(dir)/dshield.ini"
+        let spool = "\(dir)/spool"
         try Self.writeSubmittingConfig(config)
         for url in ["ftp://www.dshield.org/submitapi/", "localhost:8080/submitapi/", "http:///submitapi/"] {
-            let result = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url])
-            #expect(result.status == 2 && result.stderr.contains("--dshield-url") && result.stderr.contains("http or https"), "\(url): \(result.stderr)")
+            let result = try Scantap.run([
+                "dshield", "submit", "--dshield-config", config, "--spool", spool, "--dshield-url", url,
+            ])
+            #expect(
+                result.status == 2 && result.stderr.contains("--dshield-url")
+                    && result.stderr.contains("http or https"), "\(url): \(result.stderr)")
         }
         try "[DShield]\nuserid=5\n".write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o600)
@@ -212,7 +246,9 @@ import _ScanTapTestSupport
         defer { try? FileManager.default.removeItem(atPath: config) }
         try "[DShield]\nuserid=1\napikey=secret\n".write(toFile: config, atomically: true, encoding: .utf8)
         chmod(config, 0o644)
-        let result = try Scantap.run(["dshield", "submit", "--dshield-config", config, "--spool", NSTemporaryDirectory() + "scantap-none"])
+        let result = try Scantap.run([
+            "dshield", "submit", "--dshield-config", config, "--spool", NSTemporaryDirectory() + "scantap-none",
+        ])
         #expect(result.status == 1 && !result.stderr.contains("secret"))
     }
 
@@ -226,7 +262,9 @@ import _ScanTapTestSupport
         // No such interface, so no address of its own: nothing says what the home network is.
         let live = ["live", "-i", "scantap-none0", "--dshield-config", config, "--spool", "\(dir)/spool"]
         let unguarded = try Scantap.run(live)
-        #expect(unguarded.status == 2 && unguarded.stderr.contains("home network") && unguarded.stderr.contains("honeypotip"))
+        #expect(
+            unguarded.status == 2 && unguarded.stderr.contains("home network")
+                && unguarded.stderr.contains("honeypotip"))
         // With one, the run gets as far as opening the interface.
         let guarded = try Scantap.run(live + ["--home-net", "198.18.0.0/24"])
         #expect(guarded.status == 1 && guarded.stderr.contains("scantap-none0"))

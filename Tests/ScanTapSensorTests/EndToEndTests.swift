@@ -1,22 +1,29 @@
 import Foundation
-import Testing
 import PacketCapture
 import ReverseDNS
+import Testing
 import WireFormat
 import _ScanTapTestSupport
 
 /// Writes a capture of one SYN scan (closed ports answer RST) starting at `second`.
-private func writeScan(to path: String, ports: ClosedRange<UInt16>, second: Int64 = 1_700_000_000, linkType: Int32 = 1,
-    scanner: IPAddress = IPAddress("198.18.0.3")!) throws
-{
+private func writeScan(
+    to path: String, ports: ClosedRange<UInt16>, second: Int64 = 1_700_000_000, linkType: Int32 = 1,
+    scanner: IPAddress = IPAddress("198.18.0.3")!
+) throws {
     let builder = FrameBuilder()
     let victim = IPAddress("198.18.0.10")!
     let writer = try SavefileWriter(path: path, dataLinkType: linkType)
     for port in ports {
         let t = Timestamp(seconds: second, nanoseconds: Int64(port) * 1_000_000)
-        writer.write(builder.frame(from: scanner, to: victim, .tcp(sourcePort: 40000, destinationPort: port, flags: .syn,
-            options: TCPOptionBytes.mssOnly)), timestamp: t)
-        writer.write(builder.frame(from: victim, to: scanner, .tcp(sourcePort: port, destinationPort: 40000, flags: [.rst, .ack])),
+        writer.write(
+            builder.frame(
+                from: scanner, to: victim,
+                .tcp(
+                    sourcePort: 40000, destinationPort: port, flags: .syn,
+                    options: TCPOptionBytes.mssOnly)), timestamp: t)
+        writer.write(
+            builder.frame(
+                from: victim, to: scanner, .tcp(sourcePort: port, destinationPort: 40000, flags: [.rst, .ack])),
             timestamp: t + .microseconds(100))
     }
 }
@@ -30,7 +37,8 @@ private func temporary(_ name: String) -> String {
         let result = try Scantap.run(["read", "--format", "json", "samples/lab-sample.pcap"])
         #expect(result.status == 0, "\(result.stderr)")
         let scans = result.events("scan")
-        let techniques = Dictionary(uniqueKeysWithValues: scans.map { ($0["src"] as! String, $0["technique"] as! String) })
+        let techniques = Dictionary(
+            uniqueKeysWithValues: scans.map { ($0["src"] as! String, $0["technique"] as! String) })
         #expect(techniques == ["198.18.0.3": "syn", "198.18.0.4": "connect", "2001:db8:0:1::3": "syn"])
         #expect(result.events("alert").count == 3)
         let stats = try #require(result.events.last)
@@ -38,8 +46,12 @@ private func temporary(_ name: String) -> String {
     }
 
     @Test func severalFilesAreOneContinuousCapture() throws {
-        let first = temporary("a.pcap"), second = temporary("b.pcap")
-        defer { try? FileManager.default.removeItem(atPath: first); try? FileManager.default.removeItem(atPath: second) }
+        let first = temporary("a.pcap")
+        let second = temporary("b.pcap")
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
         try writeScan(to: first, ports: 1...30)
         try writeScan(to: second, ports: 31...60)
         let result = try Scantap.run(["read", "--format", "json", "--filter", "tcp", first, second])
@@ -61,7 +73,8 @@ private func temporary(_ name: String) -> String {
         let path = temporary("stdin.pcap")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try writeScan(to: path, ports: 1...20)
-        let result = try Scantap.run(["read", "--format", "json", "--filter", "tcp", "-"],
+        let result = try Scantap.run(
+            ["read", "--format", "json", "--filter", "tcp", "-"],
             stdin: try Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(result.status == 0 && result.events("scan").count == 1)
     }
@@ -121,13 +134,20 @@ private func temporary(_ name: String) -> String {
     }
 
     @Test func theOperatorsDenyListMakesAScannerMalicious() throws {
-        let path = temporary("deny.pcap"), list = temporary("deny.txt")
-        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: list) }
+        let path = temporary("deny.pcap")
+        let list = temporary("deny.txt")
+        defer {
+            try? FileManager.default.removeItem(atPath: path)
+            try? FileManager.default.removeItem(atPath: list)
+        }
         try writeScan(to: path, ports: 1...30)
         try "# our honeypot's worst\n198.18.0.0/24\n".write(toFile: list, atomically: true, encoding: .utf8)
-        let scan = try #require(try Scantap.run(["read", "--format", "json", "--deny", list, path]).events("scan").first)
+        let scan = try #require(
+            try Scantap.run(["read", "--format", "json", "--deny", list, path]).events("scan").first)
         #expect(scan["verdict"] as? String == "malicious")
-        #expect(try Scantap.run(["read", "--format", "json", "--no-classify", path]).events("scan").first?["verdict"] as? String == "unknown")
+        #expect(
+            try Scantap.run(["read", "--format", "json", "--no-classify", path]).events("scan").first?["verdict"]
+                as? String == "unknown")
     }
 
     @Test func badClassifierInputsAreOneLineErrors() throws {
@@ -166,7 +186,8 @@ private func temporary(_ name: String) -> String {
         let scan = try #require(result.events("scan").first)
         #expect(scan["verdict"] as? String == "malicious" && scan["probes"] as? Int == 900)
         #expect((scan["evidence"] as? [String])?.contains { $0.contains("Mirai") } == true)
-        let broken = try Scantap.run(["classify", "--episodes", "-"], stdin: Data("{\"event\":\"stats\"}\nnot json\n".utf8))
+        let broken = try Scantap.run(
+            ["classify", "--episodes", "-"], stdin: Data("{\"event\":\"stats\"}\nnot json\n".utf8))
         #expect(broken.status == 1 && broken.stderr.contains("-:2: not a JSON object"))
         #expect(broken.events.count == 1)
     }
@@ -176,7 +197,9 @@ private func temporary(_ name: String) -> String {
         let server = try #require(LocalDNSServer.shared).server
         // 192.0.2.10's PTR census1.shodan.io resolves back to it; 192.0.2.66's scan.shodan.io
         // points elsewhere (a spoofed PTR). Documentation addresses, served by a local dnsmasq.
-        let result = try Scantap.run(["classify", "--resolve", "--resolver", server.description, "192.0.2.10", "192.0.2.66"])
+        let result = try Scantap.run([
+            "classify", "--resolve", "--resolver", server.description, "192.0.2.10", "192.0.2.66",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.events
         #expect(lines.count == 2)

@@ -15,8 +15,10 @@ import Testing
 
     @Test(arguments: fixtures)
     func everyScannerIsFoundWithItsTechniqueAndNoInnocentIsAccused(fixture: String) throws {
-        let truth = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(fixture.dropLast(5)).truth.json"))) as? [String: Any]
+        let truth =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(Self.directory)/\(fixture.dropLast(5)).truth.json")))
+            as? [String: Any]
         let scanners = (truth?["scanners"] as? [[String: Any]]) ?? []
         let result = try Scantap.run(["read", "--format", "json", "\(Self.directory)/\(fixture)"])
         #expect(result.status == 0, "\(result.stderr)")

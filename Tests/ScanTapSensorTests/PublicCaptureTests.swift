@@ -33,7 +33,12 @@ struct PublicCaptureTests {
 
     @Test(arguments: scans)
     func theTruthFilesScannerIsReportedWithItsTechnique(file: String, scanner: String, technique: String) throws {
-        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(Scantap.evalPublic)/\(file.split(separator: ".")[0]).truth.json"))) as? [String: Any]
+        let truth =
+            try JSONSerialization.jsonObject(
+                with: Data(
+                    contentsOf: URL(
+                        fileURLWithPath: "\(Scantap.evalPublic)/\(file.split(separator: ".")[0]).truth.json")))
+            as? [String: Any]
         let listed = (truth?["scanners"] as? [[String: Any]])?.compactMap { $0["src"] as? String }
         #expect(listed == [scanner])
         let result = try Scantap.run(["read", "--format", "json", "\(Scantap.evalPublic)/\(file)"])

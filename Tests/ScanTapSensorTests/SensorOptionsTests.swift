@@ -1,8 +1,8 @@
+import PacketCapture
+import ScanDetection
+import ScanTapSensor
 import Testing
 import WireFormat
-import ScanTapSensor
-import ScanDetection
-import PacketCapture
 
 @Suite struct SensorOptionsTests {
     @Test func readTakesFilesAndOptionsInAnyOrder() throws {
@@ -33,8 +33,10 @@ import PacketCapture
 
     @Test(arguments: [
         ([], "missing command"), (["scan"], "unknown command 'scan'"), (["read"], "at least one capture file"),
-        (["live"], "at least one -i"), (["read", "x.pcap", "--bogus"], "--bogus"), (["read", "x.pcap", "--format", "xml"], "xml"),
-        (["read", "x.pcap", "--ignore", "10.0.0.0/33"], "10.0.0.0/33"), (["read", "x.pcap", "--max-sources"], "--max-sources"),
+        (["live"], "at least one -i"), (["read", "x.pcap", "--bogus"], "--bogus"),
+        (["read", "x.pcap", "--format", "xml"], "xml"),
+        (["read", "x.pcap", "--ignore", "10.0.0.0/33"], "10.0.0.0/33"),
+        (["read", "x.pcap", "--max-sources"], "--max-sources"),
         (["read", "x.pcap", "-i", "eth0"], "-i"), (["live", "-i", "eth0", "extra"], "extra"),
         (["read", "x.pcap", "--ipv6-group", "7"], "--ipv6-group"),
         (["live", "-i", "eth0", "--dshield-config", "d.ini", "--dshield-text", "x.txt"], "--dshield-text"),
@@ -59,12 +61,16 @@ import PacketCapture
 
     @Test func liveTakesADShieldConfigWithItsSpoolURLAndSubmissionInterval() throws {
         let o = try SensorOptions(parsing: [
-            "live", "-i", "eth0", "--dshield-config", "d.ini", "--spool", "/tmp/s", "--dshield-url", "http://127.0.0.1:8080/",
+            "live", "-i", "eth0", "--dshield-config", "d.ini", "--spool", "/tmp/s", "--dshield-url",
+            "http://127.0.0.1:8080/",
             "--submit-interval", "5", "--dshield-policy", "all",
         ])
-        #expect(o.dshield.configFile == "d.ini" && o.dshield.spool == "/tmp/s" && o.dshield.url == "http://127.0.0.1:8080/")
+        #expect(
+            o.dshield.configFile == "d.ini" && o.dshield.spool == "/tmp/s" && o.dshield.url == "http://127.0.0.1:8080/")
         #expect(o.dshield.submitInterval == 5 && o.dshield.policy == "all")
-        #expect(try SensorOptions(parsing: ["live", "-i", "eth0", "--dshield-config", "d.ini"]).dshield.submitInterval == 1800)
+        #expect(
+            try SensorOptions(parsing: ["live", "-i", "eth0", "--dshield-config", "d.ini"]).dshield.submitInterval
+                == 1800)
     }
 
     @Test func readRunsNoFilterUnlessAskedAndLiveUsesTheDefault() throws {
@@ -94,7 +100,9 @@ import PacketCapture
     @Test func theDefaultFilterIsFoundByNameAndExtendedToVLANsOnEthernet() throws {
         let filter = try FilterLibrary.filter(for: "default")
         #expect(filter.fromFile && !filter.expression.contains("#"))
-        #expect(filter.expression(forDataLinkType: 1).hasSuffix("or (vlan and ((\(filter.expression)) or (vlan and (\(filter.expression)))))"))
+        #expect(
+            filter.expression(forDataLinkType: 1).hasSuffix(
+                "or (vlan and ((\(filter.expression)) or (vlan and (\(filter.expression)))))"))
         #expect(filter.expression(forDataLinkType: 12) == filter.expression)
     }
 }

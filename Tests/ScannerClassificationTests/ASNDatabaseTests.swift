@@ -30,8 +30,12 @@ private let database = """
     }
 
     @Test func overlappingDatabaseRangesAreAnErrorNamingTheLine() {
-        #expect(throws: KnowledgeFileError(file: "asn.tsv", line: 2, message: "range starts at or before the previous range's end")) {
-            try ASNDatabase.parse("1.0.0.0\t1.0.0.255\t13335\tUS\tCF\n1.0.0.128\t1.0.1.255\t13335\tUS\tCF\n", file: "asn.tsv")
+        #expect(
+            throws: KnowledgeFileError(
+                file: "asn.tsv", line: 2, message: "range starts at or before the previous range's end")
+        ) {
+            try ASNDatabase.parse(
+                "1.0.0.0\t1.0.0.255\t13335\tUS\tCF\n1.0.0.128\t1.0.1.255\t13335\tUS\tCF\n", file: "asn.tsv")
         }
     }
 }

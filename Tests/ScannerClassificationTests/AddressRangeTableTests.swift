@@ -1,6 +1,6 @@
+import ScannerClassification
 import Testing
 import WireFormat
-import ScannerClassification
 
 private func table(_ blocks: [(String, String)]) -> AddressRangeTable<String> {
     AddressRangeTable(blocks.map { (IPPrefix($0.0)!, $0.1) })
@@ -85,7 +85,10 @@ private func table(_ blocks: [(String, String)]) -> AddressRangeTable<String> {
         for _ in 0..<20_000 {
             let address = IPAddress(ipv4: UInt32(truncatingIfNeeded: next()) & 0x03FF_FFFF | 0x0A00_0000)
             let expected = prefixes.enumerated().filter { $1.contains(address) }
-                .max { $0.element.length != $1.element.length ? $0.element.length < $1.element.length : $0.offset > $1.offset }?
+                .max {
+                    $0.element.length != $1.element.length
+                        ? $0.element.length < $1.element.length : $0.offset > $1.offset
+                }?
                 .offset
             #expect(t.lookup(address) == expected)
         }

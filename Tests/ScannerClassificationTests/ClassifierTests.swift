@@ -23,7 +23,9 @@ private func classifier(
         configuration: configuration)
 }
 
-private func classify(_ address: String, _ observed: Observation = Observation(), ptr: ConfirmedPTR? = nil, with c: Classifier? = nil)
+private func classify(
+    _ address: String, _ observed: Observation = Observation(), ptr: ConfirmedPTR? = nil, with c: Classifier? = nil
+)
     throws -> ClassificationResult
 {
     try (c ?? classifier()).classify(address: IPAddress(address)!, observed: observed, ptr: ptr)
@@ -89,14 +91,16 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
     @Test func payloadToManyScannedHostsIsMaliciousAndAFewBannersAreNot() throws {
         let c = try classifier()
         var episode = Episode(
-            source: IPAddress("198.51.100.24")!, firstSeen: Timestamp(nanoseconds: 0), lastSeen: Timestamp(nanoseconds: 1),
+            source: IPAddress("198.51.100.24")!, firstSeen: Timestamp(nanoseconds: 0),
+            lastSeen: Timestamp(nanoseconds: 1),
             technique: .connect, shape: .horizontal, probes: 300, distinctPorts: 1, distinctTargets: 250, ports: [22],
             detectedAfter: 5, declaredAt: Timestamp(nanoseconds: 1), decidedBy: .sequentialTest, successes: 12,
             failures: 200, end: .idle)
         episode.payloadHosts = 12
         let brute = c.classify(episode, ptr: nil)
         #expect(brute.verdict == .malicious)
-        #expect(brute.evidence.contains("payload sent to 12 hosts after probing them: logins or exploits follow the scan"))
+        #expect(
+            brute.evidence.contains("payload sent to 12 hosts after probing them: logins or exploits follow the scan"))
         episode.payloadHosts = 2
         #expect(c.classify(episode, ptr: nil).verdict == .unknown)
     }
@@ -104,15 +108,19 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
     @Test func aMiraiEpisodeFromAnAddressNobodyListsIsMalicious() throws {
         let c = try classifier()
         var episode = Episode(
-            source: IPAddress("198.51.100.23")!, firstSeen: Timestamp(nanoseconds: 0), lastSeen: Timestamp(nanoseconds: 1),
-            technique: .syn, shape: .horizontal, probes: 500, distinctPorts: 2, distinctTargets: 480, ports: [23, 2323],
+            source: IPAddress("198.51.100.23")!, firstSeen: Timestamp(nanoseconds: 0),
+            lastSeen: Timestamp(nanoseconds: 1),
+            technique: .syn, shape: .horizontal, probes: 500, distinctPorts: 2, distinctTargets: 480,
+            ports: [23, 2323],
             detectedAfter: 50, declaredAt: Timestamp(nanoseconds: 1), decidedBy: .unansweredContacts, successes: 0,
             failures: 0, end: .idle)
         episode.tool = "mirai"
         episode.toolConfidence = 1.0
         let result = c.classify(episode, ptr: nil)
         #expect(result.verdict == .malicious && result.organization == nil)
-        #expect(result.evidence.contains("Mirai fingerprint: TCP sequence number equals the target address in 100 % of the first probes"))
+        #expect(
+            result.evidence.contains(
+                "Mirai fingerprint: TCP sequence number equals the target address in 100 % of the first probes"))
         #expect(result.confidence >= 0.9)
         #expect(c.classify(episode).verdict == .malicious)
     }
@@ -140,7 +148,10 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
         let aimed = Observation(ports: [23, 2323], distinctPorts: 2)
         let kept = try classify("184.105.247.200", aimed)
         #expect(kept.verdict == .research && kept.organization == "Shadowserver Foundation")
-        #expect(kept.evidence.contains { $0.hasPrefix("scan aimed only at commonly exploited services: 23/telnet, 2323/telnet-alt;") })
+        #expect(
+            kept.evidence.contains {
+                $0.hasPrefix("scan aimed only at commonly exploited services: 23/telnet, 2323/telnet-alt;")
+            })
         let strict = try classifier { $0.exploitedPortsOverrideResearch = true }
         let overridden = try classify("184.105.247.200", aimed, with: strict)
         #expect(overridden.verdict == .malicious && overridden.organization == "Shadowserver Foundation")
@@ -155,7 +166,8 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
 
     @Test func aDroppedOrganisationIsNeverAttributed() throws {
         let c = try classifier { $0.droppedOrganizations = ["Shodan"] }
-        let result = try classify("89.248.167.131", survey, ptr: ConfirmedPTR(name: "census1.shodan.io", forwardConfirmed: true), with: c)
+        let result = try classify(
+            "89.248.167.131", survey, ptr: ConfirmedPTR(name: "census1.shodan.io", forwardConfirmed: true), with: c)
         #expect(result.verdict == .unknown && result.organization == nil && result.evidence.isEmpty)
     }
 
@@ -176,18 +188,25 @@ private let survey = Observation(tool: "zmap", ports: [21, 22, 80, 443, 8080], d
         let result = try classify(
             "198.51.100.7", survey, ptr: ConfirmedPTR(name: "Census3.Shodan.IO.", forwardConfirmed: true))
         #expect(result.verdict == .research && result.organization == "Shodan")
-        #expect(result.evidence.count == 1 && result.evidence[0].hasPrefix("forward-confirmed PTR census3.shodan.io matches Shodan"))
+        #expect(
+            result.evidence.count == 1
+                && result.evidence[0].hasPrefix("forward-confirmed PTR census3.shodan.io matches Shodan"))
     }
 
     @Test func aPTRThatDoesNotForwardConfirmGivesNoResearchVerdictAndSaysWhy() throws {
         let result = try classify(
             "198.51.100.7", survey, ptr: ConfirmedPTR(name: "scan-21a.shadowserver.org", forwardConfirmed: false))
         #expect(result.verdict == .unknown && result.organization == nil)
-        #expect(result.evidence.count == 1 && result.evidence[0].hasSuffix("but does not forward-confirm: not used, as the address holder can set any PTR"))
+        #expect(
+            result.evidence.count == 1
+                && result.evidence[0].hasSuffix(
+                    "but does not forward-confirm: not used, as the address holder can set any PTR")
+        )
     }
 
     @Test func aPTRSuffixMatchesOnlyAtALabelBoundary() throws {
-        let result = try classify("198.51.100.7", survey, ptr: ConfirmedPTR(name: "evilshodan.io", forwardConfirmed: true))
+        let result = try classify(
+            "198.51.100.7", survey, ptr: ConfirmedPTR(name: "evilshodan.io", forwardConfirmed: true))
         #expect(result.verdict == .unknown && result.evidence.isEmpty)
     }
 

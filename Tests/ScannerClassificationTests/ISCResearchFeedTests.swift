@@ -45,19 +45,29 @@ import WireFormat
     }
 
     @Test func aRecordWithoutAValidAddressIsAnError() {
-        #expect(throws: KnowledgeFileError(file: "research.json", line: 0, message: "record 2: no valid address (\"4.16.74\")")) {
-            try ISCResearchFeed.parse(#"[{"ipv4":"4.16.74.81","type":"a"},{"ipv4":"4.16.74","type":"b"}]"#, file: "research.json")
+        #expect(
+            throws: KnowledgeFileError(
+                file: "research.json", line: 0, message: "record 2: no valid address (\"4.16.74\")")
+        ) {
+            try ISCResearchFeed.parse(
+                #"[{"ipv4":"4.16.74.81","type":"a"},{"ipv4":"4.16.74","type":"b"}]"#, file: "research.json")
         }
-        #expect(throws: KnowledgeFileError(file: "research.tab", line: 2, message: "no valid address (\"scorecard\")")) {
+        #expect(throws: KnowledgeFileError(file: "research.tab", line: 2, message: "no valid address (\"scorecard\")"))
+        {
             try ISCResearchFeed.parse("4.16.74.81\tshodan\nscorecard\t2020-01-01\n", file: "research.tab")
         }
     }
 
     @Test func anErrorPageSavedInPlaceOfTheFeedIsNoFeed() throws {
-        #expect(throws: KnowledgeFileError(file: "research.xml", line: 0, message: "not an ISC research feed in XML: no <research> element")) {
+        #expect(
+            throws: KnowledgeFileError(
+                file: "research.xml", line: 0, message: "not an ISC research feed in XML: no <research> element")
+        ) {
             try ISCResearchFeed.parse("<html><body>502 Bad Gateway</body></html>\n", file: "research.xml")
         }
-        #expect(try ISCResearchFeed.parse("<?xml version=\"1.0\"?>\n<researchs></researchs>\n", file: "empty.xml").entries.isEmpty)
+        #expect(
+            try ISCResearchFeed.parse("<?xml version=\"1.0\"?>\n<researchs></researchs>\n", file: "empty.xml").entries
+                .isEmpty)
     }
 
     @Test func feedTypesAreReportedAsTheKnowledgeBasesOrganisations() throws {
@@ -68,7 +78,9 @@ import WireFormat
         let shodan = c.classify(address: IPAddress("198.51.100.9")!, observed: Observation())
         #expect(shodan.verdict == .research && shodan.organization == "Shodan")
         #expect(shodan.evidence == ["in the ISC research feed as shodan (research.json:1, last seen 2026-08-10)"])
-        #expect(c.classify(address: IPAddress("198.51.100.10")!, observed: Observation()).organization == "ISC research feed type newproject")
+        #expect(
+            c.classify(address: IPAddress("198.51.100.10")!, observed: Observation()).organization
+                == "ISC research feed type newproject")
         // A single feed address is not widened to its neighbours.
         #expect(c.classify(address: IPAddress("198.51.100.8")!, observed: Observation()).verdict == .unknown)
     }

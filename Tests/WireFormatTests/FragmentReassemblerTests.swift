@@ -29,13 +29,16 @@ private func feed(
 ) -> (DecodeResult, DecodedPacket) {
     var packet = DecodedPacket()
     let result = frame.withUnsafeBytes {
-        reassembler.decode($0, wireLength: wireLength ?? frame.count, linkType: .ethernet, timestamp: time, into: &packet)
+        reassembler.decode(
+            $0, wireLength: wireLength ?? frame.count, linkType: .ethernet, timestamp: time, into: &packet)
     }
     return (result, packet)
 }
 
 /// What the stateless decoder makes of the datagram sent whole.
-private func whole(_ builder: FrameBuilder, _ source: IPAddress, _ destination: IPAddress, _ payload: FrameBuilder.Payload) -> DecodedPacket {
+private func whole(
+    _ builder: FrameBuilder, _ source: IPAddress, _ destination: IPAddress, _ payload: FrameBuilder.Payload
+) -> DecodedPacket {
     var packet = DecodedPacket()
     let frame = builder.frame(from: source, to: destination, payload)
     let result = frame.withUnsafeBytes {
@@ -53,7 +56,9 @@ private func header(_ p: DecodedPacket) -> String {
 }
 
 /// Feeds `frames` one microsecond apart; returns each result and the packets handed on.
-private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) -> (results: [DecodeResult], handedOn: [DecodedPacket]) {
+private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) -> (
+    results: [DecodeResult], handedOn: [DecodedPacket]
+) {
     var results: [DecodeResult] = []
     var handedOn: [DecodedPacket] = []
     for (index, frame) in frames.enumerated() {
@@ -111,7 +116,8 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
         let (results, handedOn) = feedAll(FragmentReassembler(), frames.reversed())
         #expect(results == [.fragment, .fragment, .decoded])
         let p = try #require(handedOn.first)
-        #expect(p.ipVersion == 6 && p.ipID == 0xBEEF && p.ipProtocol == 6 && p.tcpFlags == .syn && p.destinationPort == 443)
+        #expect(
+            p.ipVersion == 6 && p.ipID == 0xBEEF && p.ipProtocol == 6 && p.tcpFlags == .syn && p.destinationPort == 443)
         #expect(p.tcpOptions.maximumSegmentSize == 1460 && p.payloadLength == 0)
     }
 
@@ -147,27 +153,37 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
 
     @Test func aFirstFragmentHoldingTheWholeHeaderIsHandedOnAtOnceAndTheRestIgnored() {
         // A large UDP datagram: its first fragment carries the header, the rest carry payload.
-        let frames = FrameBuilder().fragmentFrames(from: scanner, to: victim, .udp(sourcePort: 5353, destinationPort: 53, data: 3000), pieceSize: 1480)
+        let frames = FrameBuilder().fragmentFrames(
+            from: scanner, to: victim, .udp(sourcePort: 5353, destinationPort: 53, data: 3000), pieceSize: 1480)
         let (results, handedOn) = feedAll(FragmentReassembler(), frames)
         #expect(results == [.decoded, .fragment, .fragment])
         // The datagram's length is not known yet: the payload counts what the first fragment holds.
-        #expect(handedOn.first?.transport == .udp && handedOn.first?.destinationPort == 53 && handedOn.first?.payloadLength == 1480 - 8)
+        #expect(
+            handedOn.first?.transport == .udp && handedOn.first?.destinationPort == 53
+                && handedOn.first?.payloadLength == 1480 - 8)
     }
 
     @Test func thePayloadLengthIsTheWholeDatagramsOnceItsLastFragmentIsSeen() {
-        let frames = FrameBuilder().fragmentFrames(from: scanner, to: victim, .udp(sourcePort: 5353, destinationPort: 53, data: 3000), pieceSize: 1480)
+        let frames = FrameBuilder().fragmentFrames(
+            from: scanner, to: victim, .udp(sourcePort: 5353, destinationPort: 53, data: 3000), pieceSize: 1480)
         let (_, handedOn) = feedAll(FragmentReassembler(), [frames[2], frames[0]])
         #expect(handedOn.first?.payloadLength == 3000)
     }
 
     @Test func anICMPErrorWaitsForItsQuoteAndAnEchoRequestDoesNot() {
         let probe = FrameBuilder().ipPacket(from: scanner, to: victim, .udp(sourcePort: 5555, destinationPort: 161))
-        let unreachable = FrameBuilder().fragmentFrames(from: victim, to: scanner, .icmp(type: 3, code: 3, body: [0, 0, 0, 0] + probe), pieceSize: 8)
+        let unreachable = FrameBuilder().fragmentFrames(
+            from: victim, to: scanner, .icmp(type: 3, code: 3, body: [0, 0, 0, 0] + probe), pieceSize: 8)
         let (errorResults, errors) = feedAll(FragmentReassembler(), unreachable)
         #expect(errorResults.last == .decoded && errors.count == 1)
-        #expect(errors.first?.quoted == QuotedPacket(source: scanner, destination: victim, ipProtocol: 17, sourcePort: 5555, destinationPort: 161))
+        #expect(
+            errors.first?.quoted
+                == QuotedPacket(
+                    source: scanner, destination: victim, ipProtocol: 17, sourcePort: 5555, destinationPort: 161))
 
-        let echo = FrameBuilder().fragmentFrames(from: scanner, to: victim, .icmp(type: 8, code: 0, body: [0x12, 0x34, 0, 1] + [UInt8](repeating: 0, count: 56)), pieceSize: 8)
+        let echo = FrameBuilder().fragmentFrames(
+            from: scanner, to: victim,
+            .icmp(type: 8, code: 0, body: [0x12, 0x34, 0, 1] + [UInt8](repeating: 0, count: 56)), pieceSize: 8)
         let (echoResults, echoes) = feedAll(FragmentReassembler(), echo)
         #expect(echoResults.first == .decoded && echoes.count == 1)
         #expect(echoes.first?.icmpType == 8 && echoes.first?.sourcePort == 0x1234 && echoes.first?.destinationPort == 1)
@@ -204,7 +220,8 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
                     let captured = index == cutFragment ? Array(frame[..<length]) : frame
                     let (result, p) = feed(reassembler, captured, wireLength: frame.count)
                     if result == .decoded {
-                        #expect(p.destinationPort == 22 && p.tcpFlags == .syn, "fragment \(cutFragment) cut at \(length)")
+                        #expect(
+                            p.destinationPort == 22 && p.tcpFlags == .syn, "fragment \(cutFragment) cut at \(length)")
                     }
                 }
             }
@@ -213,7 +230,9 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
 
     @Test func aFullBucketEvictsItsOldestDatagram() {
         let reassembler = FragmentReassembler(capacity: 8)  // one bucket
-        let datagrams = (0..<9).map { nmapBuilder(id: UInt16(100 + $0)).fragmentFrames(from: scanner, to: victim, nmapSYN, pieceSize: 8) }
+        let datagrams = (0..<9).map {
+            nmapBuilder(id: UInt16(100 + $0)).fragmentFrames(from: scanner, to: victim, nmapSYN, pieceSize: 8)
+        }
         for (index, frames) in datagrams.enumerated() {
             #expect(feed(reassembler, frames[0], at: start + .milliseconds(index)).0 == .fragment)
         }
@@ -251,7 +270,9 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
         // The same scanner keeps its IP ID for the next probe, to another port: decoded too.
         let next = nmapBuilder().fragmentFrames(
             from: scanner, to: victim,
-            .tcp(sourcePort: 64412, destinationPort: 8443, flags: .syn, sequence: 591_557_738, window: 1024, options: TCPOptionBytes.mssOnly),
+            .tcp(
+                sourcePort: 64412, destinationPort: 8443, flags: .syn, sequence: 591_557_738, window: 1024,
+                options: TCPOptionBytes.mssOnly),
             pieceSize: 8)
         let again = feedAll(reassembler, next).handedOn
         #expect(again.count == 1 && again.first?.destinationPort == 8443)
@@ -276,7 +297,9 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
         let syn = nmapBuilder().fragmentFrames(from: scanner, to: victim, nmapSYN, pieceSize: 8)
         let fin = nmapBuilder().fragmentFrames(
             from: scanner, to: victim,
-            .tcp(sourcePort: 64412, destinationPort: 443, flags: .fin, sequence: 591_557_738, window: 1024, options: TCPOptionBytes.mssOnly),
+            .tcp(
+                sourcePort: 64412, destinationPort: 443, flags: .fin, sequence: 591_557_738, window: 1024,
+                options: TCPOptionBytes.mssOnly),
             pieceSize: 8)
         let reassembler = FragmentReassembler()
         let (_, handedOn) = feedAll(reassembler, [syn[0], fin[1], syn[1], syn[2]])
@@ -287,10 +310,13 @@ private func feedAll(_ reassembler: FragmentReassembler, _ frames: [[UInt8]]) ->
     @Test func teardropAndOversizedFragmentsAreCountedNotFatal() {
         let frames = nmapBuilder().fragmentFrames(from: scanner, to: victim, linuxSYN, pieceSize: 24)
         var inside = frames[1]  // offset 24, length 16
-        inside[14 + 2] = 0; inside[14 + 3] = 20 + 4  // Teardrop: a fragment ending inside an earlier one
-        inside[14 + 6] = 0x20; inside[14 + 7] = 2  // MF, offset 16
+        inside[14 + 2] = 0
+        inside[14 + 3] = 20 + 4  // Teardrop: a fragment ending inside an earlier one
+        inside[14 + 6] = 0x20
+        inside[14 + 7] = 2  // MF, offset 16
         var beyond = frames[1]
-        beyond[14 + 6] = 0x1F; beyond[14 + 7] = 0xFF  // offset 65528: the datagram ends past 64 KiB
+        beyond[14 + 6] = 0x1F
+        beyond[14 + 7] = 0xFF  // offset 65528: the datagram ends past 64 KiB
         let reassembler = FragmentReassembler()
         let (_, handedOn) = feedAll(reassembler, [frames[0], inside, beyond, frames[1]])
         #expect(reassembler.overlapping == 1)

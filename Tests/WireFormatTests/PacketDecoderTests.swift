@@ -11,7 +11,8 @@ private let time = Timestamp(seconds: 1_764_000_000)
 private func decode(_ frame: [UInt8], _ linkType: LinkType, wireLength: Int? = nil) -> (DecodeResult, DecodedPacket) {
     var packet = DecodedPacket()
     let result = frame.withUnsafeBytes {
-        PacketDecoder().decode($0, wireLength: wireLength ?? frame.count, linkType: linkType, timestamp: time, into: &packet)
+        PacketDecoder().decode(
+            $0, wireLength: wireLength ?? frame.count, linkType: linkType, timestamp: time, into: &packet)
     }
     return (result, packet)
 }
@@ -34,20 +35,23 @@ private let syn = FrameBuilder.Payload.tcp(
 
     @Test(arguments: [UInt16(0), 63, 64, 65535])
     func portsAtTheEdgesDecode(port: UInt16) {
-        let frame = FrameBuilder().frame(from: scanner, to: victim, .tcp(sourcePort: port, destinationPort: port, flags: .syn))
+        let frame = FrameBuilder().frame(
+            from: scanner, to: victim, .tcp(sourcePort: port, destinationPort: port, flags: .syn))
         let (_, p) = decode(frame, .ethernet)
         #expect(p.sourcePort == port && p.destinationPort == port)
     }
 
     @Test func stackedVLANTagsAreWalked() {
         let tags: [(tpid: UInt16, id: UInt16)] = [(0x88A8, 100), (0x8100, 200)]
-        let (result, p) = decode(FrameBuilder(link: .ethernet(vlanTags: tags)).frame(from: scanner, to: victim, syn), .ethernet)
+        let (result, p) = decode(
+            FrameBuilder(link: .ethernet(vlanTags: tags)).frame(from: scanner, to: victim, syn), .ethernet)
         #expect(result == .decoded && p.destinationPort == 22)
     }
 
     @Test func tooManyVLANTagsAreMalformed() {
         let tags = [(tpid: UInt16, id: UInt16)](repeating: (0x8100, 1), count: PacketDecoder.maximumVLANTags + 1)
-        let (result, _) = decode(FrameBuilder(link: .ethernet(vlanTags: tags)).frame(from: scanner, to: victim, syn), .ethernet)
+        let (result, _) = decode(
+            FrameBuilder(link: .ethernet(vlanTags: tags)).frame(from: scanner, to: victim, syn), .ethernet)
         #expect(result == .malformed(.truncatedLinkHeader))
     }
 
@@ -102,7 +106,8 @@ private let syn = FrameBuilder.Payload.tcp(
         builder.moreFragments = true
         var frame = builder.frame(from: scanner, to: victim, syn)
         frame = Array(frame[0..<(14 + 20 + 8)])
-        frame[14 + 2] = 0; frame[14 + 3] = 28  // total length: 20 + 8
+        frame[14 + 2] = 0
+        frame[14 + 3] = 28  // total length: 20 + 8
         let (result, p) = decode(frame, .ethernet)
         #expect(result == .decoded && p.transport == .fragment)
     }
@@ -116,7 +121,8 @@ private let syn = FrameBuilder.Payload.tcp(
     }
 
     @Test func aSnaplenThatCutsTheOptionsStillDecodes() {
-        let frame = FrameBuilder().frame(from: scanner, to: victim,
+        let frame = FrameBuilder().frame(
+            from: scanner, to: victim,
             .tcp(sourcePort: 1, destinationPort: 2, flags: .syn, options: TCPOptionBytes.linux))
         let (result, p) = decode(Array(frame[0..<(14 + 20 + 24)]), .ethernet, wireLength: frame.count)
         #expect(result == .decoded && p.tcpOptions.maximumSegmentSize == 1460)
@@ -125,38 +131,48 @@ private let syn = FrameBuilder.Payload.tcp(
 
     @Test func inconsistentIPHeadersAreMalformed() {
         var frame = FrameBuilder().frame(from: scanner, to: victim, syn)
-        var badIHL = frame; badIHL[14] = 0x44
+        var badIHL = frame
+        badIHL[14] = 0x44
         #expect(decode(badIHL, .ethernet).0 == .malformed(.badIPHeaderLength))
-        var longTotal = frame; longTotal[14 + 2] = 0x05; longTotal[14 + 3] = 0xDC
+        var longTotal = frame
+        longTotal[14 + 2] = 0x05
+        longTotal[14 + 3] = 0xDC
         #expect(decode(longTotal, .ethernet).0 == .malformed(.badIPTotalLength))
         frame[14] = 0x55
         #expect(decode(frame, .ethernet).0 == .malformed(.badIPVersion))
     }
 
     @Test func aTCPDataOffsetPastTheSegmentIsMalformed() {
-        var frame = FrameBuilder().frame(from: scanner, to: victim, .tcp(sourcePort: 1, destinationPort: 2, flags: .syn))
+        var frame = FrameBuilder().frame(
+            from: scanner, to: victim, .tcp(sourcePort: 1, destinationPort: 2, flags: .syn))
         frame[14 + 20 + 12] = 0xF0  // 60-byte header in a 20-byte segment
         #expect(decode(frame, .ethernet).0 == .malformed(.badTCPDataOffset))
     }
 
     @Test func anICMPPortUnreachableQuotesTheProbe() {
         let probe = FrameBuilder().ipPacket(from: scanner, to: victim, .udp(sourcePort: 5555, destinationPort: 161))
-        let frame = FrameBuilder().frame(from: victim, to: scanner, .icmp(type: 3, code: 3, body: [0, 0, 0, 0] + probe))
+        let frame = FrameBuilder().frame(
+            from: victim, to: scanner, .icmp(type: 3, code: 3, body: [0, 0, 0, 0] + probe))
         let (result, p) = decode(frame, .ethernet)
         #expect(result == .decoded && p.transport == .icmp && p.icmpType == 3 && p.icmpCode == 3)
-        #expect(p.quoted == QuotedPacket(source: scanner, destination: victim, ipProtocol: 17, sourcePort: 5555, destinationPort: 161))
+        #expect(
+            p.quoted
+                == QuotedPacket(
+                    source: scanner, destination: victim, ipProtocol: 17, sourcePort: 5555, destinationPort: 161))
     }
 
     @Test func anICMPv6UnreachableQuotesAnIPv6Probe() {
         let probe = FrameBuilder().ipPacket(from: scanner6, to: victim6, syn)
-        let frame = FrameBuilder().frame(from: victim6, to: scanner6, .icmp(type: 1, code: 4, body: [0, 0, 0, 0] + probe))
+        let frame = FrameBuilder().frame(
+            from: victim6, to: scanner6, .icmp(type: 1, code: 4, body: [0, 0, 0, 0] + probe))
         let (_, p) = decode(frame, .ethernet)
         #expect(p.transport == .icmpv6 && p.quoted?.destinationPort == 22 && p.quoted?.source == scanner6)
     }
 
     @Test func nonIPFramesAreNotIPRatherThanMalformed() {
         var arp = FrameBuilder().frame(from: scanner, to: victim, syn)
-        arp[12] = 0x08; arp[13] = 0x06
+        arp[12] = 0x08
+        arp[13] = 0x06
         #expect(decode(arp, .ethernet).0 == .notIP)
     }
 }
@@ -175,8 +191,10 @@ private let syn = FrameBuilder.Payload.tcp(
         }
         #expect(Timestamp(rfc3339: "2026-12-04T15:33:15Z") == Timestamp(seconds: 1_796_398_395))
         #expect(Timestamp(rfc3339: "2024-02-29T00:00:00Z") != nil)
-        for bad in ["", "2026-12-04 15:33:15Z", "2026-13-04T15:33:15Z", "2026-12-04T15:33:15.Z", "2026-12-04T15:33:15+01:00",
-            "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "9999-12-31T23:59:59Z", "1000-01-01T00:00:00Z"] {
+        for bad in [
+            "", "2026-12-04 15:33:15Z", "2026-13-04T15:33:15Z", "2026-12-04T15:33:15.Z", "2026-12-04T15:33:15+01:00",
+            "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "9999-12-31T23:59:59Z", "1000-01-01T00:00:00Z",
+        ] {
             #expect(Timestamp(rfc3339: bad) == nil, "\(bad)")
         }
     }
