@@ -30,16 +30,8 @@ CLOSED1=(1000 1001 1002 1003 1004 1005 1006 1007)
 CLOSED2=(2000 2001 2002 2003 2004 2005)
 RECEIVER4=198.18.1.1
 
-WORK="$(mktemp -d /tmp/st-dshield.XXXXXX)"
+lab_test_workspace dshield
 INI="$WORK/dshield.ini"; SPOOL="$WORK/spool"; RECEIVED="$WORK/received.jsonl"
-OUT="$WORK/out"; ERR="$WORK/err"
-SCANTAP_PID=""
-cleanup() {
-  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; wait "$SCANTAP_PID" 2>/dev/null || true; fi
-  lab_down
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 fail() {
   echo "FAIL: dshield-live-test: $*"
   echo "--- scantap stderr"; cat "$ERR" 2>/dev/null || true

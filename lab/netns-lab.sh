@@ -348,3 +348,24 @@ lab_recording_start() {
   lab_deps
   lab_can_netns || lab_die "cannot create network namespaces here"
 }
+
+# lab_test_workspace NAME: a scratch folder WORK holding scantap's OUT and ERR, and an EXIT trap
+# that stops scantap (SCANTAP_PID, when set), tears the lab down and removes WORK.
+# shellcheck disable=SC2034  # OUT, ERR and SCANTAP_PID are the calling test's
+lab_test_workspace() {
+  WORK="$(mktemp -d "/tmp/st-$1.XXXXXX")"
+  OUT="$WORK/out"
+  ERR="$WORK/err"
+  SCANTAP_PID=""
+  trap _lab_test_cleanup EXIT
+}
+
+# shellcheck disable=SC2317  # invoked through the trap
+_lab_test_cleanup() {
+  if [ -n "${SCANTAP_PID:-}" ]; then
+    kill -KILL "$SCANTAP_PID" 2>/dev/null || true
+    wait "$SCANTAP_PID" 2>/dev/null || true
+  fi
+  lab_down
+  rm -rf "$WORK"
+}

@@ -14,16 +14,8 @@ source "$HERE/netns-lab.sh"
 
 lab_test_start reload-test "$@"
 
-WORK="$(mktemp -d /tmp/st-reload.XXXXXX)"
+lab_test_workspace reload
 KNOWLEDGE="$WORK/lab-knowledge.tsv"
-OUT="$WORK/out"; ERR="$WORK/err"
-SCANTAP_PID=""
-cleanup() {
-  if [ -n "$SCANTAP_PID" ]; then kill -KILL "$SCANTAP_PID" 2>/dev/null || true; wait "$SCANTAP_PID" 2>/dev/null || true; fi
-  lab_down
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: reload-test: $*"; echo "--- stdout"; cat "$OUT" || true; echo "--- stderr"; cat "$ERR" || true; exit 1; }
 
 knowledge() {  # knowledge ORG: the scratch file listing the lab scanner under ORG
