@@ -25,9 +25,11 @@
 #
 # Functions: lab_deps, lab_can_netns, lab_up, lab_down, lab_exec, lab_bg,
 # lab_assert_lab_addr, lab_wait_listen, lab_wait_capture, lab_capture_start,
-# lab_capture_stop, lab_benign_traffic, lab_log, lab_die, and the two starts: lab_test_start (the live tests, which
-# take the scantap binary) and lab_recording_start (make-sample.sh,
-# make-fixtures.sh), which set the traps (lab_down on exit; INT/TERM exit).
+# lab_capture_stop, lab_benign_traffic, lab_log, lab_die, and the two starts:
+# lab_test_start (the live tests, which take the scantap binary) and
+# lab_recording_start (make-sample.sh, make-fixtures.sh), which set the traps
+# (lab_down on exit; INT/TERM exit); lab_test_workspace gives a test its
+# scratch folder and a cleanup trap that also stops scantap.
 # The library does not change shell options; callers use `set -euo pipefail`.
 
 ST_LAB_SUFFIX="${ST_LAB_SUFFIX:-}"
