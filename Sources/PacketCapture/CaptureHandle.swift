@@ -82,25 +82,26 @@ public final class CaptureHandle: @unchecked Sendable {
         guard let created = errbuf.withPointer({ pcap_create(interface, $0) }) else {
             throw CaptureError(.open, source: interface, message: errbuf.message)
         }
+        // Nanoseconds where the kernel offers them; microseconds otherwise.
+        let nano = pcap_set_tstamp_precision(created, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
+        // Owned from here: whatever fails below, the handle's deinit closes it.
+        let handle = CaptureHandle(handle: created, sourceName: interface, nanosecondTimestamps: nano)
         pcap_set_snaplen(created, options.snapshotLength)
         pcap_set_promisc(created, options.promiscuous ? 1 : 0)
         pcap_set_timeout(created, options.timeoutMilliseconds)
         pcap_set_immediate_mode(created, options.immediate ? 1 : 0)
         if options.bufferSize > 0 { pcap_set_buffer_size(created, options.bufferSize) }
-        // Nanoseconds where the kernel offers them; microseconds otherwise.
-        let nano = pcap_set_tstamp_precision(created, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
         let status = pcap_activate(created)
         if status < 0 {
-            let detail = String(cString: pcap_geterr(created))
+            let detail = handle.lastError
             let summary = String(cString: pcap_statustostr(status))
-            pcap_close(created)
             // pcap_geterr often repeats the status text; say each thing once.
             let message =
                 detail.isEmpty
                 ? summary : (detail.contains(summary) || status == PCAP_ERROR ? detail : "\(summary): \(detail)")
             throw CaptureError(.open, source: interface, message: message)
         }
-        return CaptureHandle(handle: created, sourceName: interface, nanosecondTimestamps: nano)
+        return handle
     }
 
     /// A handle that captures nothing, for compiling and testing filters offline.
@@ -198,7 +199,7 @@ public final class CaptureHandle: @unchecked Sendable {
     public var isSavefile: Bool { pcap_file(handle) != nil }
 
     /// libpcap's last message for this handle. The corresponding C function is `pcap_geterr`.
-    private var lastError: String { String(cString: pcap_geterr(handle)) }
+    var lastError: String { String(cString: pcap_geterr(handle)) }
 
     /// Runs a filter over one frame as the kernel would. C: `pcap_offline_filter`.
     public static func filter(_ program: BPFProgram, accepts frame: UnsafeRawBufferPointer, wireLength: Int) -> Bool {

@@ -79,10 +79,7 @@ private func ipAddress(_ socketAddress: UnsafeMutablePointer<sockaddr>?) -> IPAd
         return IPAddress(ipv4: UInt32(bigEndian: v4.sin_addr.s_addr))
     case AF_INET6:
         let v6 = UnsafeRawPointer(socketAddress).loadUnaligned(as: sockaddr_in6.self)
-        let bytes = withUnsafeBytes(of: v6.sin6_addr) { Array($0) }
-        let high = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let low = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return IPAddress(high: high, low: low)
+        return withUnsafeBytes(of: v6.sin6_addr) { IPAddress(ipv6NetworkBytes: $0) }
     default:
         return nil
     }

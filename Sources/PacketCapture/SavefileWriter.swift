@@ -13,7 +13,7 @@ public final class SavefileWriter {
             throw CaptureError(.open, source: path, message: "cannot create a capture handle for DLT \(dataLinkType)")
         }
         guard let dumper = dead.withRawHandle({ pcap_dump_open($0, path) }) else {
-            throw CaptureError(.open, source: path, message: dead.withRawHandle { String(cString: pcap_geterr($0)) })
+            throw CaptureError(.open, source: path, message: dead.lastError)
         }
         self.dead = dead
         self.dumper = dumper

@@ -172,12 +172,8 @@ final class Channel {
         var records = [ares_addr6ttl](repeating: ares_addr6ttl(), count: Int(count))
         try ResolverError.check(
             ares_parse_aaaa_reply(answer, Int32(answer.count), nil, &records, &count), "AAAA \(name)")
-        return records.prefix(Int(count)).map { record in
-            withUnsafeBytes(of: record.ip6addr._S6_un._S6_u8) { raw in
-                let high = raw.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                let low = raw.suffix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                return IPAddress(high: high, low: low)
-            }
+        return records.prefix(Int(count)).compactMap { record in
+            withUnsafeBytes(of: record.ip6addr._S6_un._S6_u8) { IPAddress(ipv6NetworkBytes: $0) }
         }
     }
 }

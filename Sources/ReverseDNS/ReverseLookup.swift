@@ -49,11 +49,4 @@ extension IPAddress {
         }
         return name + "ip6.arpa"
     }
-
-    /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6, as DNS records hold it.
-    var networkBytes: [UInt8] {
-        if isIPv4 { return (0..<4).map { UInt8(truncatingIfNeeded: ipv4Value >> (24 - 8 * $0)) } }
-        return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
-    }
 }

@@ -62,13 +62,3 @@ public final class FileOutput: LineOutput {
 
     deinit { flush() }
 }
-
-/// Collects output in memory, counting flushes: for tests.
-public final class MemoryOutput: LineOutput {
-    private var bytes: [UInt8] = []
-    public private(set) var flushes = 0
-    public init() {}
-    public func write(_ bytes: UnsafeRawBufferPointer) { self.bytes.append(contentsOf: bytes) }
-    public func flush() { flushes += 1 }
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
-}

@@ -25,6 +25,21 @@ public struct IPAddress: Hashable, Sendable, Comparable {
         self.low = 0x0000_FFFF_0000_0000 | UInt64(value)
     }
 
+    /// An IPv6 address from its 16 bytes in network order (as `in6_addr` and DNS records hold
+    /// it); nil for any other count.
+    public init?<Bytes: Collection<UInt8>>(ipv6NetworkBytes bytes: Bytes) {
+        guard bytes.count == 16 else { return nil }
+        self.init(
+            high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6.
+    public var networkBytes: [UInt8] {
+        if isIPv4 { return (0..<4).map { UInt8(truncatingIfNeeded: ipv4Value >> (24 - 8 * $0)) } }
+        return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+    }
+
     public var isIPv4: Bool { high == 0 && (low & 0xFFFF_FFFF_0000_0000) == Self.mappedMarker }
 
     /// The IPv4 value in host order; meaningful only when `isIPv4`.

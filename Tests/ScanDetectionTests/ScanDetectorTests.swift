@@ -115,7 +115,7 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         #expect(alerts.first?.detectedAfter == DetectorConfiguration().unansweredPortsToDeclare)
     }
 
-    @Test func aClientOpeningConnectionsToManyHostsBeforeAnyAnswerIsNotAccused() {
+    @Test func aClientOpeningConnectionsToManyHostsBeforeAnyAnswerIsNotAccused() throws {
         // A browser's burst: dozens of hosts on 443 within one round trip, answers still on
         // their way. Horizontal contacts need the higher unanswered count.
         let d = detector()
@@ -126,6 +126,15 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
                         Traffic.host(50), UInt16(50000 + n), Traffic.host(1000 + n), 443, .syn, stackOptions: true))
                     == nil)
         }
+        // The same burst from a raw-packet source that keeps going is declared once the count
+        // holds: the threshold, not some other rule, is what spared the client.
+        let scan = detector()
+        var declaredAt: Int?
+        for n in 0..<120 where declaredAt == nil {
+            if scan.process(Traffic.tcp(scanner, 50000, Traffic.host(1000 + n), 443, .syn)) != nil { declaredAt = n + 1 }
+        }
+        let probes = try #require(declaredAt)
+        #expect(probes >= DetectorConfiguration().unansweredContactsToDeclare && probes < 120)
     }
 
     @Test func retransmittedSYNsAreFailedFirstContactsEvenWithoutVisibleAnswers() throws {

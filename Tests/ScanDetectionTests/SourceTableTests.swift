@@ -21,6 +21,14 @@ import WireFormat
         #expect(abs(Double(estimate - count)) <= max(1.0, 0.14 * Double(count)), "estimate \(estimate) for \(count)")
     }
 
+    @Test func aFullMapReportsItsCeilingNotAnInfinity() {
+        let table = SourceTable(maxSources: 16, keys: .init(pair: 1, port: 2, host: 3))
+        let slot = table.findOrInsert(Traffic.host(1), address: Traffic.host(1), now: 0)!
+        for port in 0..<65_536 { _ = table.insertBit(slot, SourceTable.Field.portBitmap, table.portIndex(UInt16(port))) }
+        #expect(table.ones(slot, SourceTable.Field.portBitmap) == SourceTable.bitmapBits)
+        #expect(table.estimate(slot, SourceTable.Field.portBitmap) == 1420)  // m·ln m for m = 256
+    }
+
     @Test func naturalLogMatchesKnownValues() {
         #expect(abs(SourceTable.naturalLog(1) - 0) < 1e-12)
         #expect(abs(SourceTable.naturalLog(2.718281828459045) - 1) < 1e-12)
