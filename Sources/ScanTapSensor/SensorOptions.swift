@@ -176,6 +176,12 @@ public struct SensorOptions: Sendable {
                 rest.insert(String(argument[..<equals]), at: rest.startIndex)
                 continue
             }
+            // classify and dshield take few options: any other is a mistake to say, not to ignore.
+            if argument.hasPrefix("-"), argument != "-", let allowed = Self.commandOptions[command],
+                !allowed.contains(argument)
+            {
+                throw UsageError("option \(argument) does not apply to \(command) (see --help)")
+            }
             switch argument {
             case "-h", "--help":
                 mode = .help
@@ -346,6 +352,15 @@ public struct SensorOptions: Sendable {
             mode = .live(interfaces: interfaces)
         }
     }
+
+    /// The options `classify` and `dshield` accept; `read` and `live` check theirs case by case.
+    static let commandOptions: [String: Set<String>] = [
+        "classify": [
+            "-h", "--help", "--episodes", "--resolve", "--resolver", "--knowledge", "--allow", "--deny", "--isc-feed",
+            "--asn-db", "--demote", "--drop", "--",
+        ],
+        "dshield": ["-h", "--help", "--dshield-config", "--spool", "--dshield-url", "--"],
+    ]
 
     public static let usage = """
         usage: scantap read [options] FILE...        analyse pcap/pcapng files (- reads stdin)

@@ -50,6 +50,9 @@ import WireFormat
         (["read", "x.pcap", "--resolver", "1.2.3.4"], "need --resolve"),
         (["read", "x.pcap", "--resolve", "--resolver", "garbage"], "garbage"),
         (["read", "x.pcap", "--resolve", "--no-classify"], "--no-classify"),
+        (["classify", "--format", "table", "1.2.3.4"], "--format does not apply to classify"),
+        (["classify", "--no-classify", "1.2.3.4"], "--no-classify does not apply to classify"),
+        (["dshield", "status", "--home-net", "198.18.0.0/15"], "--home-net does not apply to dshield"),
     ])
     func mistakesAreUsageErrorsThatSayWhat(arguments: [String], names: String) {
         #expect {
