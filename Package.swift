@@ -80,7 +80,8 @@ let package = Package(
             name: "PacketCaptureTests", dependencies: ["PacketCapture", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(name: "ScanDetectionTests", dependencies: ["ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
-            name: "ScannerClassificationTests", dependencies: ["ScannerClassification", "ScanDetection", "WireFormat"]),
+            name: "ScannerClassificationTests",
+            dependencies: ["ScannerClassification", "ScanDetection", "WireFormat", "_ScanTapTestSupport"]),
         .testTarget(
             name: "ReverseDNSTests",
             dependencies: ["ReverseDNS", "ScannerClassification", "ScanDetection", "WireFormat", "_ScanTapTestSupport"]),

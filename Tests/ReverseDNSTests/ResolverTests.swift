@@ -111,7 +111,7 @@ struct ResolverAgainstDNSMasqTests {
 
     @Test func theClassifierCountsAConfirmedResearchNameAndRefusesASpoofedOne() throws {
         let resolver = try resolver(server)
-        let classifier = try Classifier(knowledge: KnowledgeBase.load(path: shippedKnowledgePath))
+        let classifier = try Classifier(knowledge: KnowledgeBase.load(path: Checkout.shippedKnowledge))
         let confirmed = classifier.classify(
             address: IPAddress("192.0.2.10")!, observed: Observation(), ptr: lookUp("192.0.2.10", with: resolver)?.ptr)
         #expect(confirmed.verdict == .research)
@@ -232,8 +232,3 @@ struct ResolverOverIPv6Tests {
     }
 }
 
-/// The knowledge file shipped in the repository, found from this test file's own path.
-let shippedKnowledgePath: String = {
-    let path = #filePath
-    return String(path[..<path.firstRange(of: "/Tests/")!.lowerBound]) + "/knowledge/research-scanners.tsv"
-}()

@@ -2,14 +2,9 @@ import ScanDetection
 import ScannerClassification
 import Testing
 import WireFormat
+import _ScanTapTestSupport
 
-/// The knowledge file shipped in the repository, found from this test file's own path.
-let shippedKnowledgePath: String = {
-    let path = #filePath
-    return String(path[..<path.firstRange(of: "/Tests/")!.lowerBound]) + "/knowledge/research-scanners.tsv"
-}()
-
-let shippedKnowledge: KnowledgeBase = try! KnowledgeBase.load(path: shippedKnowledgePath)
+let shippedKnowledge: KnowledgeBase = try! KnowledgeBase.load(path: Checkout.shippedKnowledge)
 
 private func classifier(
     allow: String? = nil, deny: String? = nil, _ configure: (inout ClassifierConfiguration) -> Void = { _ in }
