@@ -30,7 +30,8 @@ public struct IPAddress: Hashable, Sendable, Comparable {
     public init?<Bytes: Collection<UInt8>>(ipv6NetworkBytes bytes: Bytes) {
         guard bytes.count == 16 else { return nil }
         self.init(
-            high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+            high: bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) },
+            low: bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
     }
 
     /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6.

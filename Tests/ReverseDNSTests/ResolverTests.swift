@@ -231,4 +231,3 @@ struct ResolverOverIPv6Tests {
         #expect(silent.receivedDatagram())
     }
 }
-

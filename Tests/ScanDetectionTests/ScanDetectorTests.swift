@@ -131,7 +131,9 @@ private func detector(_ configure: (inout DetectorConfiguration) -> Void = { _ i
         let scan = detector()
         var declaredAt: Int?
         for n in 0..<120 where declaredAt == nil {
-            if scan.process(Traffic.tcp(scanner, 50000, Traffic.host(1000 + n), 443, .syn)) != nil { declaredAt = n + 1 }
+            if scan.process(Traffic.tcp(scanner, 50000, Traffic.host(1000 + n), 443, .syn)) != nil {
+                declaredAt = n + 1
+            }
         }
         let probes = try #require(declaredAt)
         #expect(probes >= DetectorConfiguration().unansweredContactsToDeclare && probes < 120)

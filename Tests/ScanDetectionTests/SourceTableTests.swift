@@ -24,7 +24,9 @@ import WireFormat
     @Test func aFullMapReportsItsCeilingNotAnInfinity() {
         let table = SourceTable(maxSources: 16, keys: .init(pair: 1, port: 2, host: 3))
         let slot = table.findOrInsert(Traffic.host(1), address: Traffic.host(1), now: 0)!
-        for port in 0..<65_536 { _ = table.insertBit(slot, SourceTable.Field.portBitmap, table.portIndex(UInt16(port))) }
+        for port in 0..<65_536 {
+            _ = table.insertBit(slot, SourceTable.Field.portBitmap, table.portIndex(UInt16(port)))
+        }
         #expect(table.ones(slot, SourceTable.Field.portBitmap) == SourceTable.bitmapBits)
         #expect(table.estimate(slot, SourceTable.Field.portBitmap) == 1420)  // m·ln m for m = 256
     }
